@@ -1,0 +1,171 @@
+//! What a search asks for, and the limits and validation rules that apply to it.
+
+use crate::bank::BankSpec;
+use crate::error::SpecError;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+/// Which definition of "SNR" the engine reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum SnrConvention {
+    /// The seed's `maxsnr`: the real part of the correlation, `(4/Δf)·irfft(conj(s)·t̂)`, maximised
+    /// over integer lags, with `t̂` normalised by the seed's `normsq`. Absolute values are the
+    /// physical SNR divided by 1024 Hz; only ratios matter.
+    #[default]
+    Seed,
+    /// Phase-maximised `|z|` for white unit noise, equal to PyCBC's `matched_filter` |SNR|.
+    Physical,
+}
+
+impl SnrConvention {
+    /// The name used on the command line and in JSON (`seed` or `physical`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SnrConvention::Seed => "seed",
+            SnrConvention::Physical => "physical",
+        }
+    }
+
+    /// Parses `seed` or `physical`.
+    pub fn parse(s: &str) -> Result<SnrConvention, SpecError> {
+        match s {
+            "seed" => Ok(SnrConvention::Seed),
+            "physical" => Ok(SnrConvention::Physical),
+            other => Err(SpecError::BadConvention(other.to_string())),
+        }
+    }
+}
+
+/// A signal described by its parameters; the worker builds its frequency series itself, so
+/// signals never travel as arrays.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SignalSpec {
+    /// Chirp mass in solar masses: the signal is the seed's (unnormalised) `template(mc)`.
+    pub mc: f64,
+    /// Coalescence time of the signal relative to the segment's origin, in seconds (the signal is
+    /// multiplied by `exp(-2πi f delay)`); the seed's signals have 0.
+    pub delay_seconds: f64,
+}
+
+impl SignalSpec {
+    /// A seed-style signal: `template(mc)` with no delay.
+    pub fn chirp(mc: f64) -> SignalSpec {
+        SignalSpec {
+            mc,
+            delay_seconds: 0.0,
+        }
+    }
+
+    /// Checks the chirp mass and the delay.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        validate_mc(self.mc)?;
+        if !(self.delay_seconds.is_finite() && self.delay_seconds.abs() <= 32.0) {
+            return Err(SpecError::BadDelay(self.delay_seconds));
+        }
+        Ok(())
+    }
+}
+
+/// Limits on what one search may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest bank accepted (default 10^6 templates).
+    pub max_templates: u64,
+    /// Most signals in one search (default 10^4).
+    pub max_signals: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_templates: 1_000_000,
+            max_signals: 10_000,
+        }
+    }
+}
+
+/// Everything a search needs: small enough to send over the network as is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchSpec {
+    /// The template bank.
+    pub bank: BankSpec,
+    /// Signals, in the order the user gave them; results come back in this order.
+    pub signals: Vec<SignalSpec>,
+    /// Which SNR definition to report.
+    pub convention: SnrConvention,
+}
+
+impl SearchSpec {
+    /// Validates the whole request and returns the bank's chirp masses.
+    pub fn validate(&self, limits: &Limits) -> Result<Vec<f64>, SpecError> {
+        if self.signals.is_empty() {
+            return Err(SpecError::NoSignals);
+        }
+        if self.signals.len() as u64 > limits.max_signals {
+            return Err(SpecError::TooManySignals {
+                len: self.signals.len() as u64,
+                limit: limits.max_signals,
+            });
+        }
+        for s in &self.signals {
+            s.validate()?;
+        }
+        self.bank.masses(limits.max_templates)
+    }
+}
+
+/// Checks that a chirp mass is positive and finite.
+pub fn validate_mc(mc: f64) -> Result<(), SpecError> {
+    if mc.is_finite() && mc > 0.0 {
+        Ok(())
+    } else {
+        Err(SpecError::BadMc(mc))
+    }
+}
+
+/// Draws `n` chirp masses uniformly in `[lo, hi)` from a ChaCha8 stream seeded with `seed`
+/// (the seed's script 2 draws `random.uniform(0.8, 1.74)`); the same seed gives the same masses
+/// on every machine and version.
+pub fn random_signals(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<SignalSpec> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| SignalSpec::chirp(lo + (hi - lo) * rng.gen::<f64>()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mc_validation() {
+        assert!(validate_mc(1.2).is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(validate_mc(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn random_signals_are_reproducible_and_in_range() {
+        let a = random_signals(10, 7, 0.8, 1.74);
+        let b = random_signals(10, 7, 0.8, 1.74);
+        assert_eq!(a, b);
+        assert!(a.iter().all(|s| s.mc >= 0.8 && s.mc < 1.74));
+        assert_ne!(a, random_signals(10, 8, 0.8, 1.74));
+    }
+
+    #[test]
+    fn search_validation() {
+        let mut spec = SearchSpec {
+            bank: crate::bank::SEED_BANK,
+            signals: vec![],
+            convention: SnrConvention::Seed,
+        };
+        assert_eq!(
+            spec.validate(&Limits::default()),
+            Err(SpecError::NoSignals)
+        );
+        spec.signals.push(SignalSpec::chirp(1.2));
+        assert_eq!(spec.validate(&Limits::default()).unwrap().len(), 94);
+    }
+}
