@@ -1,1 +1,24 @@
-//! placeholder during bootstrap
+//! # chirpfarm-coordinator
+//!
+//! The coordinator splits template-bank searches into tasks, leases them to worker daemons that
+//! register at runtime, and streams the results back to clients in bank order.
+//!
+//! * [`scheduler`]: the sans-IO core (events in, actions out), with no sockets, clocks or disks;
+//!   every scheduling rule lives there and is tested without a network.
+//! * [`state`]: the shared [`state::Coordinator`] — the scheduler plus job records and worker
+//!   sessions — which carries out the scheduler's actions.
+//! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
+//! * [`chunk`]: automatic task sizing.
+//! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
+//! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
+
+pub mod chunk;
+pub mod client_service;
+pub mod jobs;
+pub mod scheduler;
+pub mod server;
+pub mod state;
+pub mod worker_service;
+
+pub use server::{serve, serve_coordinator};
+pub use state::{Coordinator, CoordinatorConfig};

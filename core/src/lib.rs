@@ -14,6 +14,7 @@
 
 pub mod bank;
 pub mod error;
+pub mod logging;
 pub mod result;
 pub mod spec;
 

@@ -1,1 +1,30 @@
-//! placeholder during bootstrap
+//! # chirpfarm-proto
+//!
+//! The `chirpfarm.v1` wire contract, generated from `proto/chirpfarm.proto` at build time (protox,
+//! no `protoc`), plus the conversions between the generated types and the domain types of
+//! `chirpfarm-core`. Generated types stay at the edges: services translate a request with the
+//! functions here and hand plain Rust to the scheduler and the engine.
+
+/// Generated messages and service stubs for package `chirpfarm.v1`.
+#[allow(missing_docs, clippy::all)]
+pub mod v1 {
+    tonic::include_proto!("chirpfarm.v1");
+}
+
+pub mod auth;
+mod convert;
+pub mod shutdown;
+
+pub use convert::{
+    bank_from_proto, bank_to_proto, convention_from_proto, convention_to_proto, spec_from_proto,
+    spec_to_proto,
+};
+
+/// The protocol version a worker must speak to register. Bump it on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The build version every binary reports (the crate version).
+pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The metadata key carrying the shared secret when a coordinator requires a token.
+pub const TOKEN_HEADER: &str = "authorization";

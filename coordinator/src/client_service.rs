@@ -1,0 +1,255 @@
+//! The `Client` gRPC service: a thin translation layer between requests and the coordinator.
+
+use crate::jobs::{unix_ms, JobRecord};
+use crate::scheduler::{Event, JobId};
+use crate::state::{Coordinator, Inner};
+use chirpfarm_core::SpecError;
+use chirpfarm_proto::v1;
+use chirpfarm_proto::v1::client_server::Client;
+use std::hash::{Hash, Hasher};
+use std::pin::Pin;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+/// The `Client` service over a shared [`Coordinator`].
+#[derive(Debug, Clone)]
+pub struct ClientService {
+    coord: Coordinator,
+}
+
+impl ClientService {
+    /// Serves clients of `coord`.
+    pub fn new(coord: Coordinator) -> ClientService {
+        ClientService { coord }
+    }
+}
+
+/// Maps a validation error to the gRPC status a client can act on.
+pub fn spec_status(e: SpecError) -> Status {
+    match e {
+        SpecError::BankTooLarge { .. } | SpecError::TooManySignals { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
+        _ => Status::invalid_argument(e.to_string()),
+    }
+}
+
+/// A stable key for a bank's contents (template affinity across jobs).
+fn bank_key(masses: &[f64]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in masses {
+        m.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
+    let (tasks_done, tasks_total, attempts, failures) =
+        inner.sched.job_counts(id).unwrap_or_default();
+    v1::JobInfo {
+        job_id: id.to_string(),
+        state: rec.state(inner.sched.job_state(id)) as i32,
+        templates_total: rec.templates,
+        templates_done: rec.templates_done,
+        signals: rec.spec.signals.len() as u32,
+        tasks_total,
+        tasks_done,
+        attempts,
+        failures,
+        submitted_unix_ms: unix_ms(rec.submitted),
+        finished_unix_ms: rec.finished.map(unix_ms).unwrap_or(0),
+        error: rec.error(),
+        bank: rec.spec.bank.describe(),
+        convention: chirpfarm_proto::convention_to_proto(rec.spec.convention),
+        wall_seconds: rec.wall_seconds,
+    }
+}
+
+type WatchStream = Pin<Box<dyn futures::Stream<Item = Result<v1::WatchEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Client for ClientService {
+    async fn submit(
+        &self,
+        request: Request<v1::SubmitRequest>,
+    ) -> Result<Response<v1::SubmitResponse>, Status> {
+        let req = request.into_inner();
+        let spec = chirpfarm_proto::spec_from_proto(req.spec.as_ref()).map_err(spec_status)?;
+        let masses = spec.validate(&self.coord.config.limits).map_err(spec_status)?;
+        let templates = masses.len() as u64;
+        let mut inner = self.coord.lock();
+        let workers = inner.sessions.len();
+        if workers == 0 && !req.wait_for_workers {
+            return Err(Status::unavailable(
+                "no worker is registered with this coordinator yet; start chirpfarm-worker or submit with --wait-for-workers",
+            ));
+        }
+        let chunk = match (req.chunk_size, self.coord.config.chunk_size) {
+            (0, None) => {
+                crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers)
+            }
+            (0, Some(c)) => c,
+            (c, _) => c,
+        };
+        let id = JobId(inner.next_job);
+        inner.next_job += 1;
+        let rec = JobRecord::new(spec, templates, chunk);
+        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), "job submitted");
+        inner.jobs.insert(id, rec);
+        self.coord.apply(
+            &mut inner,
+            Event::JobSubmitted {
+                job: id,
+                templates,
+                chunk,
+                bank_key: bank_key(&masses),
+            },
+            None,
+        );
+        Ok(Response::new(v1::SubmitResponse {
+            job_id: id.to_string(),
+            templates,
+            tasks: templates.div_ceil(chunk as u64) as u32,
+        }))
+    }
+
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let req = request.into_inner();
+        let id = Coordinator::parse_job_id(&req.job_id)?;
+        let mut changes = {
+            let inner = self.coord.lock();
+            let rec = inner
+                .jobs
+                .get(&id)
+                .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
+            if req.cursor > rec.templates {
+                return Err(Status::invalid_argument(format!(
+                    "cursor {} is past the end of {id} ({} templates)",
+                    req.cursor, rec.templates
+                )));
+            }
+            rec.subscribe()
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let coord = self.coord.clone();
+        tokio::spawn(async move {
+            let mut cursor = req.cursor;
+            let mut last_done = u64::MAX;
+            loop {
+                changes.borrow_and_update();
+                let snapshot = {
+                    let inner = coord.lock();
+                    inner.jobs.get(&id).map(|rec| {
+                        let progress = (rec.templates_done != last_done).then(|| v1::Progress {
+                            templates_done: rec.templates_done,
+                            templates_total: rec.templates,
+                            workers: inner.sessions.len() as u32,
+                        });
+                        (rec.blocks_from(cursor), progress, rec.finished_event())
+                    })
+                };
+                let Some((blocks, progress, finished)) = snapshot else {
+                    let _ = tx.send(Err(Status::not_found(format!("{id} was removed")))).await;
+                    return;
+                };
+                let mut events = Vec::new();
+                if let Some(p) = progress {
+                    last_done = p.templates_done;
+                    events.push(v1::watch_event::Event::Progress(p));
+                }
+                for b in blocks {
+                    cursor = b.start + b.count as u64;
+                    events.push(v1::watch_event::Event::Block(b));
+                }
+                let done = finished.is_some();
+                if let Some(f) = finished {
+                    events.push(v1::watch_event::Event::Finished(f));
+                }
+                for e in events {
+                    let ev = v1::WatchEvent { event: Some(e) };
+                    if tx.send(Ok(ev)).await.is_err() {
+                        return; // the client went away
+                    }
+                }
+                if done || changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn get_job(&self, request: Request<v1::JobRef>) -> Result<Response<v1::JobInfo>, Status> {
+        let id = Coordinator::parse_job_id(&request.into_inner().job_id)?;
+        let inner = self.coord.lock();
+        let rec = inner
+            .jobs
+            .get(&id)
+            .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
+        Ok(Response::new(job_info(&inner, id, rec)))
+    }
+
+    async fn list_jobs(
+        &self,
+        _request: Request<v1::ListJobsRequest>,
+    ) -> Result<Response<v1::ListJobsResponse>, Status> {
+        let inner = self.coord.lock();
+        let mut ids: Vec<&JobId> = inner.jobs.keys().collect();
+        ids.sort();
+        let jobs = ids
+            .into_iter()
+            .map(|id| job_info(&inner, *id, &inner.jobs[id]))
+            .collect();
+        Ok(Response::new(v1::ListJobsResponse { jobs }))
+    }
+
+    async fn cancel(&self, request: Request<v1::JobRef>) -> Result<Response<v1::JobInfo>, Status> {
+        let id = Coordinator::parse_job_id(&request.into_inner().job_id)?;
+        let mut inner = self.coord.lock();
+        let Some(rec) = inner.jobs.get(&id) else {
+            return Err(Status::not_found(format!("no job {id}")));
+        };
+        if rec.outcome.is_some() {
+            let state = rec.state(None);
+            return Err(Status::failed_precondition(format!(
+                "{id} already ended ({})",
+                state.as_str_name()
+            )));
+        }
+        self.coord.apply(&mut inner, Event::CancelJob { job: id }, None);
+        let rec = &inner.jobs[&id];
+        Ok(Response::new(job_info(&inner, id, rec)))
+    }
+
+    async fn list_workers(
+        &self,
+        _request: Request<v1::ListWorkersRequest>,
+    ) -> Result<Response<v1::ListWorkersResponse>, Status> {
+        let inner = self.coord.lock();
+        let counts = inner.sched.worker_counts();
+        let mut workers: Vec<v1::WorkerInfo> = counts
+            .into_iter()
+            .filter_map(|(id, leased, done, _credits)| {
+                let s = inner.sessions.get(&id)?;
+                Some(v1::WorkerInfo {
+                    worker_id: id.to_string(),
+                    name: s.register.name.clone(),
+                    host: s.register.host.clone(),
+                    threads: s.register.threads,
+                    tasks_done: done,
+                    templates_cached: s.templates_cached,
+                    last_heartbeat_ms_ago: s.last_seen.elapsed().as_millis() as u64,
+                    leased,
+                    build_version: s.register.build_version.clone(),
+                })
+            })
+            .collect();
+        workers.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(Response::new(v1::ListWorkersResponse { workers }))
+    }
+}

@@ -1,0 +1,204 @@
+//! A job as the shell keeps it: its spec, its result blocks in task order, and who is watching.
+
+use crate::scheduler::{JobState, Outcome};
+use chirpfarm_core::SearchSpec;
+use chirpfarm_proto::v1;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// One submitted job.
+#[derive(Debug)]
+pub struct JobRecord {
+    /// The validated search.
+    pub spec: SearchSpec,
+    /// The same search in wire form, sent once to each worker that runs a task of it.
+    pub wire_spec: v1::SearchSpec,
+    /// Templates in the bank.
+    pub templates: u64,
+    /// Templates per task.
+    pub chunk: u32,
+    /// Accepted result blocks, indexed by task.
+    blocks: Vec<Option<Arc<v1::ResultBlock>>>,
+    /// Number of leading tasks whose blocks are all present: results up to there can be released
+    /// in bank order.
+    contiguous: usize,
+    /// Templates whose results are accepted (in any order).
+    pub templates_done: u64,
+    /// `None` while running; the outcome once final.
+    pub outcome: Option<Outcome>,
+    /// Wall-clock submission time.
+    pub submitted: SystemTime,
+    /// Wall-clock completion time.
+    pub finished: Option<SystemTime>,
+    started: Instant,
+    /// Seconds from submission to completion.
+    pub wall_seconds: f64,
+    /// Bumped on every change; watchers wait on it.
+    notify: watch::Sender<u64>,
+}
+
+impl JobRecord {
+    /// A new job with `tasks` empty result slots.
+    pub fn new(spec: SearchSpec, templates: u64, chunk: u32) -> JobRecord {
+        let tasks = templates.div_ceil(chunk.max(1) as u64) as usize;
+        JobRecord {
+            wire_spec: chirpfarm_proto::spec_to_proto(&spec),
+            spec,
+            templates,
+            chunk,
+            blocks: vec![None; tasks],
+            contiguous: 0,
+            templates_done: 0,
+            outcome: None,
+            submitted: SystemTime::now(),
+            finished: None,
+            started: Instant::now(),
+            wall_seconds: 0.0,
+            notify: watch::channel(0).0,
+        }
+    }
+
+    /// Stores a task's accepted block and wakes watchers.
+    pub fn store(&mut self, task: u32, block: v1::ResultBlock) {
+        let Some(slot) = self.blocks.get_mut(task as usize) else {
+            return;
+        };
+        if slot.is_none() {
+            self.templates_done += block.count as u64;
+            *slot = Some(Arc::new(block));
+            while self.blocks.get(self.contiguous).is_some_and(|b| b.is_some()) {
+                self.contiguous += 1;
+            }
+            self.notify.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// Records the final outcome and wakes watchers.
+    pub fn finish(&mut self, outcome: Outcome) {
+        if self.outcome.is_none() {
+            self.wall_seconds = self.started.elapsed().as_secs_f64();
+            self.finished = Some(SystemTime::now());
+            self.outcome = Some(outcome);
+            self.notify.send_modify(|v| *v += 1);
+        }
+    }
+
+    /// A receiver that changes whenever results or the state change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.notify.subscribe()
+    }
+
+    /// The blocks releasable in bank order from template `cursor`, the first possibly sliced so
+    /// it starts exactly at `cursor`.
+    pub fn blocks_from(&self, cursor: u64) -> Vec<v1::ResultBlock> {
+        let chunk = self.chunk.max(1) as u64;
+        let first = (cursor / chunk) as usize;
+        (first..self.contiguous)
+            .filter_map(|t| self.blocks[t].as_deref())
+            .map(|b| slice_block(b, cursor))
+            .collect()
+    }
+
+    /// Templates releasable in bank order.
+    pub fn released(&self) -> u64 {
+        if self.contiguous == self.blocks.len() {
+            self.templates
+        } else {
+            self.contiguous as u64 * self.chunk as u64
+        }
+    }
+
+    /// The job's state for clients, given the scheduler's view.
+    pub fn state(&self, sched_state: Option<JobState>) -> v1::JobState {
+        match (&self.outcome, sched_state) {
+            (Some(Outcome::Succeeded), _) => v1::JobState::Succeeded,
+            (Some(Outcome::Failed(_)), _) => v1::JobState::Failed,
+            (Some(Outcome::Cancelled), _) => v1::JobState::Cancelled,
+            (None, Some(JobState::Queued)) => v1::JobState::Queued,
+            (None, _) => v1::JobState::Running,
+        }
+    }
+
+    /// The error message of a failed job (empty otherwise).
+    pub fn error(&self) -> String {
+        match &self.outcome {
+            Some(Outcome::Failed(e)) => e.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// The final-state event for watchers, once the job is final.
+    pub fn finished_event(&self) -> Option<v1::JobFinished> {
+        self.outcome.as_ref()?;
+        Some(v1::JobFinished {
+            state: self.state(None) as i32,
+            error: self.error(),
+            wall_seconds: self.wall_seconds,
+        })
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for times before it).
+pub fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The part of `block` from bank index `cursor` on (the whole block if it starts there or later).
+fn slice_block(block: &v1::ResultBlock, cursor: u64) -> v1::ResultBlock {
+    if cursor <= block.start {
+        return block.clone();
+    }
+    let skip = (cursor - block.start).min(block.count as u64) as usize;
+    v1::ResultBlock {
+        start: block.start + skip as u64,
+        count: block.count - skip as u32,
+        signals: block
+            .signals
+            .iter()
+            .map(|s| v1::SignalBlock {
+                snr: s.snr[skip..].to_vec(),
+                lag_seconds: s.lag_seconds[skip..].to_vec(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chirpfarm_core::{BankSpec, SignalSpec, SnrConvention};
+
+    fn block(start: u64, count: u32) -> v1::ResultBlock {
+        v1::ResultBlock {
+            start,
+            count,
+            signals: vec![v1::SignalBlock {
+                snr: (0..count).map(|i| (start + i as u64) as f64).collect(),
+                lag_seconds: vec![0.0; count as usize],
+            }],
+        }
+    }
+
+    #[test]
+    fn releases_in_order_from_a_cursor() {
+        let spec = SearchSpec {
+            bank: BankSpec::List(vec![1.0; 25]),
+            signals: vec![SignalSpec::chirp(1.0)],
+            convention: SnrConvention::Seed,
+        };
+        let mut j = JobRecord::new(spec, 25, 10);
+        j.store(1, block(10, 10));
+        assert!(j.blocks_from(0).is_empty(), "task 0 missing: nothing released");
+        j.store(0, block(0, 10));
+        j.store(2, block(20, 5));
+        assert_eq!(j.released(), 25);
+        let from7 = j.blocks_from(7);
+        assert_eq!(from7[0].start, 7);
+        assert_eq!(from7[0].signals[0].snr[0], 7.0);
+        let all: Vec<f64> = from7.iter().flat_map(|b| b.signals[0].snr.clone()).collect();
+        assert_eq!(all, (7..25).map(|i| i as f64).collect::<Vec<_>>());
+    }
+}

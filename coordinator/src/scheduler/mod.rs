@@ -1,0 +1,590 @@
+//! The scheduler core: a sans-IO state machine.
+//!
+//! Everything the coordinator decides — which task goes to which worker, when a job is done,
+//! which result counts, when a worker is considered lost — happens in [`Scheduler::handle`]:
+//! an [`Event`] goes in with the current time, a list of [`Action`]s comes out. No sockets, no
+//! clocks, no disks: the gRPC shell turns messages into events and actions into messages, and
+//! tests drive the machine directly (see `tests.rs`, including a randomised event-order test).
+//!
+//! ## Rules
+//! * **Credits**: a worker is leased at most as many tasks as the credits it granted; credits come
+//!   only from the worker (`Credit` events), one is consumed per lease.
+//! * **Fairness**: jobs with pending tasks are served round-robin, one task at a time, in
+//!   submission order (job 1, job 2, job 1, ...), so a small job submitted after a large one
+//!   starts at once.
+//! * **Order**: within a job, pending tasks are handed out in bank order, except for affinity.
+//! * **Affinity**: the scheduler remembers which bank blocks each worker computed recently (up to
+//!   its announced cache capacity) and prefers giving a worker tasks it already holds templates
+//!   for, then tasks nobody else holds, then the first pending task.
+//! * **Attempts**: every lease has a fresh attempt id; a result or failure from an attempt that is
+//!   no longer active (expired, revoked, lost worker) is ignored, and a task's first valid result
+//!   is the only one accepted.
+//! * **Failures**: a task that fails to execute [`MAX_TASK_FAILURES`] times fails its job with the
+//!   task's bank range and the last reason; a lost worker does not count as a failure.
+//! * **Liveness**: a worker not heard from for `heartbeat_timeout_ms` is dropped and its leases go
+//!   back to the pending set.
+
+mod job;
+mod worker;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, VecDeque};
+
+pub use job::{JobState, Outcome, TaskState};
+use job::Job;
+use worker::Worker;
+
+/// Executing attempts of one task that may fail before its job fails.
+pub const MAX_TASK_FAILURES: u32 = 3;
+
+/// Identifies a job; allocated by the shell, never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(pub u64);
+
+/// Identifies a worker session identity; allocated by the shell, kept across reconnects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkerId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "job-{}", self.0)
+    }
+}
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "w-{}", self.0)
+    }
+}
+
+/// Something that happened, as seen by the coordinator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A validated job was accepted: `templates` bank entries cut into tasks of `chunk`.
+    JobSubmitted {
+        /// The new job.
+        job: JobId,
+        /// Number of templates in its bank.
+        templates: u64,
+        /// Templates per task.
+        chunk: u32,
+        /// Identifies the bank's contents, for template affinity across jobs.
+        bank_key: u64,
+    },
+    /// A worker registered (or re-registered after a reconnect).
+    WorkerJoined {
+        /// Its identity.
+        worker: WorkerId,
+        /// How many templates its cache holds (0 = no affinity).
+        cache_capacity: u64,
+    },
+    /// The worker can take `credits` more tasks.
+    Credit {
+        /// Who.
+        worker: WorkerId,
+        /// How many more.
+        credits: u32,
+    },
+    /// The worker is alive.
+    Heartbeat {
+        /// Who.
+        worker: WorkerId,
+    },
+    /// A worker returned a task's results.
+    TaskCompleted {
+        /// Who ran it.
+        worker: WorkerId,
+        /// Which job.
+        job: JobId,
+        /// Task index within the job.
+        task: u32,
+        /// The lease's attempt id.
+        attempt: u64,
+    },
+    /// A worker could not execute a task (error or panic in the engine).
+    TaskFailed {
+        /// Who ran it.
+        worker: WorkerId,
+        /// Which job.
+        job: JobId,
+        /// Task index within the job.
+        task: u32,
+        /// The lease's attempt id.
+        attempt: u64,
+        /// What went wrong, for the user.
+        reason: String,
+    },
+    /// The worker's session ended (disconnect, crash, shutdown).
+    WorkerLost {
+        /// Who.
+        worker: WorkerId,
+    },
+    /// The user cancelled a job.
+    CancelJob {
+        /// Which job.
+        job: JobId,
+    },
+    /// Time passed; check heartbeat deadlines.
+    Tick,
+}
+
+/// Something the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send the job's spec to the worker (before its first lease of that job).
+    SendJob {
+        /// To whom.
+        worker: WorkerId,
+        /// Which job.
+        job: JobId,
+    },
+    /// Lease a task to a worker.
+    Lease {
+        /// To whom.
+        worker: WorkerId,
+        /// Which job.
+        job: JobId,
+        /// Task index.
+        task: u32,
+        /// Fresh attempt id.
+        attempt: u64,
+        /// First bank index of the task.
+        start: u64,
+        /// Number of templates.
+        count: u32,
+    },
+    /// Tell a worker to stop working on a lease.
+    Revoke {
+        /// To whom.
+        worker: WorkerId,
+        /// Which job.
+        job: JobId,
+        /// Task index.
+        task: u32,
+        /// The revoked attempt.
+        attempt: u64,
+    },
+    /// The result the shell is holding for this task is the accepted one: store it.
+    Accept {
+        /// Which job.
+        job: JobId,
+        /// Task index.
+        task: u32,
+    },
+    /// The job reached a final state.
+    JobFinished {
+        /// Which job.
+        job: JobId,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// Close a worker's session (it missed its heartbeat deadline).
+    DropWorker {
+        /// Whom.
+        worker: WorkerId,
+    },
+}
+
+/// Tunables of the scheduler.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// A worker silent for longer than this is considered lost.
+    pub heartbeat_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            heartbeat_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// The scheduler's whole state. See the module docs for its rules.
+#[derive(Debug)]
+pub struct Scheduler {
+    config: Config,
+    jobs: BTreeMap<JobId, Job>,
+    /// Jobs with pending tasks, in round-robin order.
+    rotation: VecDeque<JobId>,
+    workers: BTreeMap<WorkerId, Worker>,
+}
+
+impl Scheduler {
+    /// An empty scheduler.
+    pub fn new(config: Config) -> Scheduler {
+        Scheduler {
+            config,
+            jobs: BTreeMap::new(),
+            rotation: VecDeque::new(),
+            workers: BTreeMap::new(),
+        }
+    }
+
+    /// Applies one event at time `now_ms` and returns what the shell must do, in order.
+    pub fn handle(&mut self, now_ms: u64, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        if let Some(w) = event_worker(&event).and_then(|w| self.workers.get_mut(&w)) {
+            w.last_seen_ms = now_ms;
+        }
+        match event {
+            Event::JobSubmitted {
+                job,
+                templates,
+                chunk,
+                bank_key,
+            } => {
+                if self.jobs.contains_key(&job) {
+                    return out;
+                }
+                let j = Job::new(templates, chunk, bank_key);
+                if j.tasks.is_empty() {
+                    out.push(Action::JobFinished {
+                        job,
+                        outcome: Outcome::Succeeded,
+                    });
+                }
+                self.jobs.insert(job, j);
+                self.rotation.push_back(job);
+            }
+            Event::WorkerJoined {
+                worker,
+                cache_capacity,
+            } => {
+                if self.workers.contains_key(&worker) {
+                    // A reconnect under the same identity: the old session's leases are gone.
+                    self.lose_worker(worker, &mut out);
+                }
+                self.workers
+                    .insert(worker, Worker::new(cache_capacity, now_ms));
+            }
+            Event::Credit { worker, credits } => {
+                if let Some(w) = self.workers.get_mut(&worker) {
+                    w.credits = w.credits.saturating_add(credits);
+                }
+            }
+            Event::Heartbeat { .. } => {}
+            Event::TaskCompleted {
+                worker,
+                job,
+                task,
+                attempt,
+            } => self.on_completed(worker, job, task, attempt, &mut out),
+            Event::TaskFailed {
+                worker,
+                job,
+                task,
+                attempt,
+                reason,
+            } => self.on_failed(worker, job, task, attempt, reason, &mut out),
+            Event::WorkerLost { worker } => {
+                self.lose_worker(worker, &mut out);
+                self.workers.remove(&worker);
+            }
+            Event::CancelJob { job } => {
+                if self.jobs.get(&job).is_some_and(|j| !j.state.is_final()) {
+                    self.finish_job(job, Outcome::Cancelled, &mut out);
+                }
+            }
+            Event::Tick => {
+                let timeout = self.config.heartbeat_timeout_ms;
+                let dead: Vec<WorkerId> = self
+                    .workers
+                    .iter()
+                    .filter(|(_, w)| now_ms.saturating_sub(w.last_seen_ms) > timeout)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for worker in dead {
+                    self.lose_worker(worker, &mut out);
+                    self.workers.remove(&worker);
+                    out.push(Action::DropWorker { worker });
+                }
+            }
+        }
+        self.dispatch(&mut out);
+        out
+    }
+
+    fn on_completed(
+        &mut self,
+        worker: WorkerId,
+        job_id: JobId,
+        task: u32,
+        attempt: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let Some(t) = job.tasks.get_mut(task as usize) else {
+            return;
+        };
+        if !t.remove_lease(worker, attempt) {
+            return; // expired, revoked or duplicate attempt: drop it
+        }
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.leases.remove(&(job_id, task, attempt));
+            w.tasks_done += 1;
+            w.remember(job.bank_key, t.start, t.count);
+        }
+        if matches!(t.state, TaskState::Done) || job.state.is_final() {
+            return;
+        }
+        // First valid result wins; revoke any speculative copies.
+        let others: Vec<(WorkerId, u64)> = t.leases.drain(..).collect();
+        t.state = TaskState::Done;
+        job.done += 1;
+        out.push(Action::Accept { job: job_id, task });
+        for (w, a) in others {
+            if let Some(wk) = self.workers.get_mut(&w) {
+                wk.leases.remove(&(job_id, task, a));
+            }
+            out.push(Action::Revoke {
+                worker: w,
+                job: job_id,
+                task,
+                attempt: a,
+            });
+        }
+        if job.done as usize == job.tasks.len() {
+            self.finish_job(job_id, Outcome::Succeeded, out);
+        }
+    }
+
+    fn on_failed(
+        &mut self,
+        worker: WorkerId,
+        job_id: JobId,
+        task: u32,
+        attempt: u64,
+        reason: String,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let Some(t) = job.tasks.get_mut(task as usize) else {
+            return;
+        };
+        if !t.remove_lease(worker, attempt) {
+            return;
+        }
+        if let Some(w) = self.workers.get_mut(&worker) {
+            w.leases.remove(&(job_id, task, attempt));
+        }
+        if job.state.is_final() || matches!(t.state, TaskState::Done) {
+            return;
+        }
+        t.failures += 1;
+        t.failed_on.push(worker);
+        job.failures += 1;
+        if t.failures >= MAX_TASK_FAILURES {
+            let msg = format!(
+                "task {task} (bank templates {}..{}) failed {} times; last error: {reason}",
+                t.start,
+                t.start + t.count as u64,
+                t.failures
+            );
+            self.finish_job(job_id, Outcome::Failed(msg), out);
+        } else if t.leases.is_empty() {
+            t.state = TaskState::Pending;
+            job.pending.insert(task);
+        }
+    }
+
+    /// Puts a worker's leases back; the worker entry itself is left to the caller.
+    fn lose_worker(&mut self, worker: WorkerId, _out: &mut [Action]) {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        let leases: Vec<(JobId, u32, u64)> = w.leases.drain().collect();
+        w.credits = 0;
+        w.known_jobs.clear();
+        for (job_id, task, attempt) in leases {
+            if let Some(job) = self.jobs.get_mut(&job_id) {
+                if let Some(t) = job.tasks.get_mut(task as usize) {
+                    t.remove_lease(worker, attempt);
+                    if t.leases.is_empty()
+                        && !matches!(t.state, TaskState::Done)
+                        && !job.state.is_final()
+                    {
+                        t.state = TaskState::Pending;
+                        job.pending.insert(task);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_job(&mut self, job_id: JobId, outcome: Outcome, out: &mut Vec<Action>) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        job.state = outcome.state();
+        job.pending.clear();
+        for (idx, t) in job.tasks.iter_mut().enumerate() {
+            for (w, a) in t.leases.drain(..) {
+                if let Some(wk) = self.workers.get_mut(&w) {
+                    wk.leases.remove(&(job_id, idx as u32, a));
+                }
+                out.push(Action::Revoke {
+                    worker: w,
+                    job: job_id,
+                    task: idx as u32,
+                    attempt: a,
+                });
+            }
+        }
+        self.rotation.retain(|j| *j != job_id);
+        for w in self.workers.values_mut() {
+            w.known_jobs.remove(&job_id);
+        }
+        out.push(Action::JobFinished {
+            job: job_id,
+            outcome,
+        });
+    }
+
+    /// Hands out tasks to workers with credits: round-robin over jobs, affinity within a job.
+    fn dispatch(&mut self, out: &mut Vec<Action>) {
+        let worker_ids: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.credits > 0)
+            .map(|(id, _)| *id)
+            .collect();
+        for wid in worker_ids {
+            while self.workers[&wid].credits > 0 {
+                let Some((job_id, task)) = self.pick(wid) else {
+                    break;
+                };
+                let job = self.jobs.get_mut(&job_id).expect("picked job exists");
+                job.pending.remove(&task);
+                job.state = JobState::Running;
+                let attempt = job.next_attempt;
+                job.next_attempt += 1;
+                job.attempts += 1;
+                let t = &mut job.tasks[task as usize];
+                t.state = TaskState::Leased;
+                t.leases.push((wid, attempt));
+                let (start, count) = (t.start, t.count);
+                let w = self.workers.get_mut(&wid).expect("worker exists");
+                w.credits -= 1;
+                w.leases.insert((job_id, task, attempt));
+                if w.known_jobs.insert(job_id) {
+                    out.push(Action::SendJob {
+                        worker: wid,
+                        job: job_id,
+                    });
+                }
+                out.push(Action::Lease {
+                    worker: wid,
+                    job: job_id,
+                    task,
+                    attempt,
+                    start,
+                    count,
+                });
+            }
+        }
+    }
+
+    /// Chooses the next (job, task) for a worker, rotating the job queue.
+    fn pick(&mut self, wid: WorkerId) -> Option<(JobId, u32)> {
+        for _ in 0..self.rotation.len() {
+            let job_id = *self.rotation.front()?;
+            self.rotation.rotate_left(1);
+            let job = &self.jobs[&job_id];
+            if job.pending.is_empty() {
+                continue;
+            }
+            let w = &self.workers[&wid];
+            // Retries go to a worker the task has not failed on, unless every live worker has.
+            let workers = &self.workers;
+            let eligible = |task: u32| {
+                let failed_on = &job.tasks[task as usize].failed_on;
+                !failed_on.contains(&wid) || workers.keys().all(|id| failed_on.contains(id))
+            };
+            // 1. Tasks whose templates this worker holds.
+            let held = w
+                .held_blocks(job.bank_key)
+                .filter_map(|b| job.task_of(b * worker::BLOCK))
+                .find(|t| job.pending.contains(t) && eligible(*t));
+            if let Some(t) = held {
+                return Some((job_id, t));
+            }
+            // 2. Tasks no other worker holds (bounded scan), 3. the first eligible pending task.
+            let mut first = None;
+            for &t in job.pending.iter().take(256) {
+                if !eligible(t) {
+                    continue;
+                }
+                first.get_or_insert(t);
+                let task = &job.tasks[t as usize];
+                let held_elsewhere = self.workers.iter().any(|(id, other)| {
+                    *id != wid && other.holds(job.bank_key, task.start, task.count)
+                });
+                if !held_elsewhere {
+                    return Some((job_id, t));
+                }
+            }
+            if let Some(t) = first {
+                return Some((job_id, t));
+            }
+        }
+        None
+    }
+
+    /// The state of a job, if known.
+    pub fn job_state(&self, job: JobId) -> Option<JobState> {
+        self.jobs.get(&job).map(|j| j.state)
+    }
+
+    /// Progress counters of a job: (tasks done, tasks total, attempts, failures).
+    pub fn job_counts(&self, job: JobId) -> Option<(u32, u32, u32, u32)> {
+        self.jobs
+            .get(&job)
+            .map(|j| (j.done, j.tasks.len() as u32, j.attempts, j.failures))
+    }
+
+    /// The bank range `(start, count)` of a task.
+    pub fn task_range(&self, job: JobId, task: u32) -> Option<(u64, u32)> {
+        self.jobs
+            .get(&job)
+            .and_then(|j| j.tasks.get(task as usize))
+            .map(|t| (t.start, t.count))
+    }
+
+    /// Number of live workers.
+    pub fn worker_count(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// Per-worker counters: (id, leased tasks, tasks done, credits).
+    pub fn worker_counts(&self) -> Vec<(WorkerId, u32, u64, u32)> {
+        self.workers
+            .iter()
+            .map(|(id, w)| (*id, w.leases.len() as u32, w.tasks_done, w.credits))
+            .collect()
+    }
+
+    /// Forgets a finished job entirely (retention).
+    pub fn forget_job(&mut self, job: JobId) {
+        if self.jobs.get(&job).is_some_and(|j| j.state.is_final()) {
+            self.jobs.remove(&job);
+        }
+    }
+}
+
+/// The worker an event comes from, if any (to refresh its liveness).
+fn event_worker(e: &Event) -> Option<WorkerId> {
+    match e {
+        Event::Credit { worker, .. }
+        | Event::Heartbeat { worker }
+        | Event::TaskCompleted { worker, .. }
+        | Event::TaskFailed { worker, .. } => Some(*worker),
+        _ => None,
+    }
+}

@@ -1,0 +1,73 @@
+//! What the scheduler knows about a worker: credits, leases and recently computed bank blocks.
+
+use super::JobId;
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+/// Affinity granularity: templates are remembered per block of this many bank entries.
+pub(super) const BLOCK: u64 = 8;
+
+/// A live worker.
+#[derive(Debug, Clone)]
+pub(super) struct Worker {
+    pub credits: u32,
+    pub leases: HashSet<(JobId, u32, u64)>,
+    pub known_jobs: HashSet<JobId>,
+    pub last_seen_ms: u64,
+    pub tasks_done: u64,
+    /// Bank blocks this worker computed recently, oldest first, bounded by its cache capacity.
+    recent: VecDeque<(u64, u64)>,
+    held: BTreeSet<(u64, u64)>,
+    capacity_blocks: usize,
+}
+
+impl Worker {
+    /// A worker with no credit; `cache_capacity` in templates.
+    pub fn new(cache_capacity: u64, now_ms: u64) -> Worker {
+        Worker {
+            credits: 0,
+            leases: HashSet::new(),
+            known_jobs: HashSet::new(),
+            last_seen_ms: now_ms,
+            tasks_done: 0,
+            recent: VecDeque::new(),
+            held: BTreeSet::new(),
+            capacity_blocks: (cache_capacity / BLOCK) as usize,
+        }
+    }
+
+    /// Records that the worker computed templates `[start, start+count)` of a bank.
+    pub fn remember(&mut self, bank_key: u64, start: u64, count: u32) {
+        if self.capacity_blocks == 0 {
+            return;
+        }
+        let end = start + count as u64;
+        for b in start.div_ceil(BLOCK)..end / BLOCK {
+            if self.held.insert((bank_key, b)) {
+                self.recent.push_back((bank_key, b));
+            }
+        }
+        while self.recent.len() > self.capacity_blocks {
+            if let Some(old) = self.recent.pop_front() {
+                self.held.remove(&old);
+            }
+        }
+    }
+
+    /// Blocks of a bank this worker holds, in bank order.
+    pub fn held_blocks(&self, bank_key: u64) -> impl Iterator<Item = u64> + '_ {
+        self.held
+            .range((bank_key, 0)..=(bank_key, u64::MAX))
+            .map(|&(_, b)| b)
+    }
+
+    /// Whether the worker holds any block inside `[start, start+count)`.
+    pub fn holds(&self, bank_key: u64, start: u64, count: u32) -> bool {
+        let (first, last) = (start.div_ceil(BLOCK), (start + count as u64) / BLOCK);
+        first < last
+            && self
+                .held
+                .range((bank_key, first)..(bank_key, last))
+            .next()
+            .is_some()
+    }
+}

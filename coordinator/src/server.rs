@@ -1,0 +1,69 @@
+//! Runs the coordinator's gRPC server: both services on one listener, the heartbeat timer, and a
+//! graceful stop when the shutdown future resolves.
+
+use crate::client_service::ClientService;
+use crate::state::{Coordinator, CoordinatorConfig};
+use crate::worker_service::WorkerService;
+use chirpfarm_proto::auth::TokenCheck;
+use chirpfarm_proto::v1::client_server::ClientServer;
+use chirpfarm_proto::v1::worker_session_server::WorkerSessionServer;
+use std::future::Future;
+use tonic::service::interceptor::InterceptedService;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+/// Largest gRPC message accepted or sent (result blocks of big multi-signal tasks).
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+
+/// Serves a coordinator on `listener` until `shutdown` resolves, then tells workers to drain.
+/// `token` (if any) is required from every client and worker.
+pub async fn serve(
+    config: CoordinatorConfig,
+    listener: TcpListener,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let coord = Coordinator::new(config);
+    serve_coordinator(coord, listener, token, shutdown).await
+}
+
+/// Like [`serve`], over an existing [`Coordinator`] (tests and the embedded cluster inspect it).
+pub async fn serve_coordinator(
+    coord: Coordinator,
+    listener: TcpListener,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let check = TokenCheck::new(token);
+    let ticker = {
+        let coord = coord.clone();
+        let period = (coord.config.scheduler.heartbeat_timeout_ms / 4).clamp(50, 1000);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(period));
+            loop {
+                every.tick().await;
+                coord.tick();
+            }
+        })
+    };
+    let clients = ClientServer::new(ClientService::new(coord.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let workers = WorkerSessionServer::new(WorkerService::new(coord.clone()))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let result = tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(10)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+        .add_service(InterceptedService::new(clients, check.clone()))
+        .add_service(InterceptedService::new(workers, check))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+            shutdown.await;
+            tracing::info!("shutting down: telling workers to drain");
+            coord.drain_workers();
+        })
+        .await;
+    ticker.abort();
+    result
+}

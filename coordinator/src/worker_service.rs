@@ -1,0 +1,221 @@
+//! The `WorkerSession` gRPC service: one bidirectional stream per worker daemon.
+//!
+//! The first message must be `Register`; after that, credits, heartbeats, results and failures
+//! flow in and become scheduler events, while job specs, leases and revocations flow out.
+
+use crate::scheduler::{Event, JobId, WorkerId};
+use crate::state::{Coordinator, Session};
+use chirpfarm_proto::v1;
+use chirpfarm_proto::v1::worker_message::Msg;
+use chirpfarm_proto::v1::worker_session_server::WorkerSession;
+use std::pin::Pin;
+use std::time::Instant;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+/// The `WorkerSession` service over a shared [`Coordinator`].
+#[derive(Debug, Clone)]
+pub struct WorkerService {
+    coord: Coordinator,
+}
+
+impl WorkerService {
+    /// Serves workers of `coord`.
+    pub fn new(coord: Coordinator) -> WorkerService {
+        WorkerService { coord }
+    }
+}
+
+type OutStream = Pin<Box<dyn futures::Stream<Item = Result<v1::CoordinatorMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkerSession for WorkerService {
+    type SessionStream = OutStream;
+
+    async fn session(
+        &self,
+        request: Request<Streaming<v1::WorkerMessage>>,
+    ) -> Result<Response<Self::SessionStream>, Status> {
+        let mut inbound = request.into_inner();
+        let register = match inbound.message().await? {
+            Some(v1::WorkerMessage {
+                msg: Some(Msg::Register(r)),
+            }) => r,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "the first message of a worker session must be Register",
+                ))
+            }
+        };
+        if register.protocol_version != chirpfarm_proto::PROTOCOL_VERSION {
+            return Err(Status::failed_precondition(format!(
+                "worker {:?} speaks protocol version {} but this coordinator speaks {} (build {}): run the same chirpfarm release on both",
+                register.name,
+                register.protocol_version,
+                chirpfarm_proto::PROTOCOL_VERSION,
+                chirpfarm_proto::BUILD_VERSION
+            )));
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (worker, epoch) = {
+            let mut inner = self.coord.lock();
+            // Re-attach under the old identity when the worker gives one we issued.
+            let worker = register
+                .worker_id
+                .strip_prefix("w-")
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|n| *n < inner.next_worker)
+                .map(WorkerId)
+                .unwrap_or_else(|| {
+                    let id = WorkerId(inner.next_worker);
+                    inner.next_worker += 1;
+                    id
+                });
+            let epoch = inner.next_epoch;
+            inner.next_epoch += 1;
+            tracing::info!(%worker, name = %register.name, host = %register.host, threads = register.threads, "worker registered");
+            let _ = tx.send(Ok(v1::CoordinatorMessage {
+                msg: Some(v1::coordinator_message::Msg::Registered(v1::Registered {
+                    worker_id: worker.to_string(),
+                    heartbeat_interval_ms: self.coord.config.heartbeat_interval_ms,
+                })),
+            }));
+            let cache_capacity = register.cache_capacity_templates;
+            inner.sessions.insert(
+                worker,
+                Session {
+                    tx,
+                    epoch,
+                    register,
+                    templates_cached: 0,
+                    last_seen: Instant::now(),
+                },
+            );
+            self.coord.apply(
+                &mut inner,
+                Event::WorkerJoined {
+                    worker,
+                    cache_capacity,
+                },
+                None,
+            );
+            (worker, epoch)
+        };
+        let coord = self.coord.clone();
+        tokio::spawn(async move {
+            loop {
+                match inbound.message().await {
+                    Ok(Some(msg)) => on_message(&coord, worker, epoch, msg),
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(%worker, error = %e, "worker stream error");
+                        break;
+                    }
+                }
+            }
+            let mut inner = coord.lock();
+            if inner.sessions.get(&worker).is_some_and(|s| s.epoch == epoch) {
+                inner.sessions.remove(&worker);
+                tracing::info!(%worker, "worker disconnected; its tasks go back to the queue");
+                coord.apply(&mut inner, Event::WorkerLost { worker }, None);
+            }
+        });
+        Ok(Response::new(Box::pin(UnboundedReceiverStream::new(rx))))
+    }
+}
+
+/// Turns one message of a live session into a scheduler event.
+fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::WorkerMessage) {
+    let mut inner = coord.lock();
+    match inner.sessions.get_mut(&worker) {
+        Some(s) if s.epoch == epoch => s.last_seen = Instant::now(),
+        _ => return, // a stale session: its worker re-registered or was dropped
+    }
+    match msg.msg {
+        Some(Msg::Credit(c)) => coord.apply(
+            &mut inner,
+            Event::Credit {
+                worker,
+                credits: c.credits,
+            },
+            None,
+        ),
+        Some(Msg::Heartbeat(h)) => {
+            if let Some(s) = inner.sessions.get_mut(&worker) {
+                s.templates_cached = h.templates_cached;
+            }
+            coord.apply(&mut inner, Event::Heartbeat { worker }, None);
+        }
+        Some(Msg::Result(r)) => {
+            let Ok(job) = Coordinator::parse_job_id(&r.job_id) else {
+                return;
+            };
+            let task = r.task as u32;
+            let event = match check_result(&inner, job, &r) {
+                Ok(block) => {
+                    let e = Event::TaskCompleted {
+                        worker,
+                        job,
+                        task,
+                        attempt: r.attempt,
+                    };
+                    coord.apply(&mut inner, e, Some(block));
+                    return;
+                }
+                Err(reason) => Event::TaskFailed {
+                    worker,
+                    job,
+                    task,
+                    attempt: r.attempt,
+                    reason,
+                },
+            };
+            coord.apply(&mut inner, event, None);
+        }
+        Some(Msg::Failed(f)) => {
+            let Ok(job) = Coordinator::parse_job_id(&f.job_id) else {
+                return;
+            };
+            tracing::warn!(%worker, %job, task = f.task, reason = %f.reason, "task failed on worker");
+            let e = Event::TaskFailed {
+                worker,
+                job,
+                task: f.task as u32,
+                attempt: f.attempt,
+                reason: f.reason,
+            };
+            coord.apply(&mut inner, e, None);
+        }
+        Some(Msg::Register(_)) | None => {}
+    }
+}
+
+/// Checks a result's shape against its task (one block per signal, one value per template) and
+/// turns it into a stored block; a malformed result counts as a failed execution.
+fn check_result(
+    inner: &crate::state::Inner,
+    job: JobId,
+    r: &v1::TaskResult,
+) -> Result<v1::ResultBlock, String> {
+    let rec = inner.jobs.get(&job).ok_or("unknown job")?;
+    let (start, count) = inner
+        .sched
+        .task_range(job, r.task as u32)
+        .ok_or("unknown task")?;
+    let ok = r.signals.len() == rec.spec.signals.len()
+        && r
+            .signals
+            .iter()
+            .all(|s| s.snr.len() == count as usize && s.lag_seconds.len() == count as usize);
+    if !ok {
+        return Err(format!(
+            "malformed result: expected {} signals × {count} templates",
+            rec.spec.signals.len()
+        ));
+    }
+    Ok(v1::ResultBlock {
+        start,
+        count,
+        signals: r.signals.clone(),
+    })
+}
