@@ -62,6 +62,7 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
         bank: rec.spec.bank.describe(),
         convention: chirpfarm_proto::convention_to_proto(rec.spec.convention),
         wall_seconds: rec.wall_seconds,
+        spec: Some(rec.wire_spec.clone()),
     }
 }
 

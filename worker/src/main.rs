@@ -1,1 +1,84 @@
-fn main() {}
+//! `chirpfarm-worker`: a worker daemon that serves a coordinator's matched-filter tasks.
+
+use chirpfarm_core::logging::{self, LogFormat};
+use chirpfarm_worker::daemon::{self, DaemonError, WorkerConfig};
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// A chirpfarm worker daemon: registers with a coordinator, runs the matched-filter tasks it
+/// leases on all (or --threads) cores, and keeps normalised templates cached between tasks and
+/// jobs. It may be started before the coordinator: it retries with back-off until it connects,
+/// and reconnects by itself when the coordinator restarts. Ctrl-C or SIGTERM finishes the
+/// current tasks, reports them and exits 0.
+#[derive(Debug, Parser)]
+#[command(name = "chirpfarm-worker", version, about, long_about = None)]
+struct Args {
+    /// Coordinator URL.
+    #[arg(long, env = "CHIRPFARM_COORDINATOR", default_value = "http://127.0.0.1:50051")]
+    coordinator: String,
+    /// Compute threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Name shown by `chirpfarm workers` (default: HOST-PID).
+    #[arg(long)]
+    name: Option<String>,
+    /// Template cache size in MB (each template takes about 1 MB).
+    #[arg(long, default_value_t = 1024)]
+    template_cache_mb: usize,
+    /// File holding the coordinator's shared secret.
+    #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// Tasks to request ahead of time (at least 1).
+    #[arg(long, default_value_t = 2)]
+    credits: u32,
+    /// Log format: text or json.
+    #[arg(long, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.log_format, "info");
+    let mut config = WorkerConfig::new(args.coordinator);
+    if let Some(t) = args.threads {
+        if t == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        config.threads = t;
+    }
+    if args.credits == 0 {
+        eprintln!("error: --credits must be at least 1");
+        return ExitCode::from(2);
+    }
+    config.credits = args.credits;
+    if let Some(n) = args.name {
+        config.name = n;
+    }
+    config.cache_bytes = args.template_cache_mb.saturating_mul(1 << 20);
+    if let Some(p) = &args.token_file {
+        match chirpfarm_proto::auth::read_token_file(p) {
+            Ok(t) => config.token = Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if let Ok(t) = std::env::var("CHIRPFARM_TOKEN") {
+        config.token = Some(t).filter(|t| !t.is_empty());
+    }
+    tracing::info!(name = %config.name, threads = config.threads, coordinator = %config.coordinator, "chirpfarm-worker starting");
+    match daemon::run(config, chirpfarm_proto::shutdown::signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e @ DaemonError::BadAddress(..)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Command-line arguments (clap derive). Help text is written for people: what each flag does,
+//! its default, and the one physics caveat users hit (the 64 s segment).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// chirpfarm: matched-filter template-bank searches for compact-binary chirps, on this machine or
+/// on a networked cluster of worker daemons ("multiprocessing.Pool on networked clusters").
+///
+/// Without --coordinator, `search` runs on an embedded in-process cluster using all cores: no
+/// servers to start. With --coordinator (or CHIRPFARM_COORDINATOR) it submits to a running
+/// chirpfarm-coordinator and streams the results back in bank order.
+#[derive(Debug, Parser)]
+#[command(name = "chirpfarm", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a search and print its results (embedded cluster unless --coordinator is given).
+    Search(SearchCmd),
+    /// Submit a search to a coordinator and print its job id without waiting.
+    Submit(SubmitCmd),
+    /// Wait for a submitted job and print its results.
+    Watch(WatchCmd),
+    /// List the coordinator's jobs with their state and progress.
+    Jobs(Remote),
+    /// Cancel a job.
+    Cancel(CancelCmd),
+    /// List the workers registered with the coordinator.
+    Workers(Remote),
+    /// Micro-benchmarks of the engine.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+/// Where the coordinator is and how to authenticate.
+#[derive(Debug, Args, Clone)]
+pub struct Remote {
+    /// Coordinator URL, e.g. http://lab1:50051.
+    #[arg(long, env = "CHIRPFARM_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// File holding the coordinator's shared secret (or set CHIRPFARM_TOKEN).
+    #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// What to search: bank, signals, convention.
+#[derive(Debug, Args, Clone)]
+pub struct SearchArgs {
+    /// Template bank as START:STOP:STEP, built exactly like numpy.arange (stop excluded).
+    /// Default: the seed's bank 0.8:1.74:0.01 (94 templates).
+    #[arg(long, value_name = "START:STOP:STEP", conflicts_with = "bank_file")]
+    pub bank: Option<String>,
+    /// Template bank from a file: one chirp mass (solar masses) per line; blank lines and lines
+    /// starting with # are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub bank_file: Option<PathBuf>,
+    /// Signal chirp mass in solar masses; repeat or give a comma list (1.2,1.35). The signal is
+    /// the seed's unnormalised template(Mc). Mc below about 0.69 makes the chirp longer than the
+    /// 64 s segment, so it wraps around onto itself.
+    #[arg(long = "signal-mc", value_name = "MC", value_delimiter = ',', allow_hyphen_values = true)]
+    pub signal_mc: Vec<String>,
+    /// Delay every signal by this many seconds (its coalescence time in the segment).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub signal_delay: f64,
+    /// Add N signals with chirp masses drawn uniformly in the bank's range (the seed's script 2:
+    /// templates are computed once and reused for every signal).
+    #[arg(long, value_name = "N")]
+    pub random_signals: Option<usize>,
+    /// Random seed for --random-signals.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// SNR convention: seed (the seed's maxsnr, numpy-exact) or physical (phase-maximised |SNR|
+    /// for white unit noise, as PyCBC's matched_filter).
+    #[arg(long, value_enum, default_value_t = ConventionArg::Seed)]
+    pub snr_convention: ConventionArg,
+    /// Refuse banks with more templates than this.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_templates: u64,
+    /// Templates per task (default: automatic, ~0.2-2 s of work per task).
+    #[arg(long)]
+    pub chunk_size: Option<u32>,
+}
+
+/// `--snr-convention` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ConventionArg {
+    /// The seed's maxsnr (default).
+    Seed,
+    /// Phase-maximised |SNR| (PyCBC).
+    Physical,
+}
+
+/// Output format flags.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print the results as JSON (schema version 1, see README).
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print one CSV row per signal × template.
+    #[arg(long)]
+    pub csv: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `chirpfarm search`.
+#[derive(Debug, Args)]
+pub struct SearchCmd {
+    /// The search.
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Output.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Coordinator and token (omit for the embedded cluster).
+    #[command(flatten)]
+    pub remote: Remote,
+    /// Embedded cluster only: compute threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Fail at once if the coordinator has no worker, instead of queueing the job.
+    #[arg(long)]
+    pub require_workers: bool,
+}
+
+/// `chirpfarm submit`.
+#[derive(Debug, Args)]
+pub struct SubmitCmd {
+    /// The search.
+    #[command(flatten)]
+    pub search: SearchArgs,
+    /// Coordinator and token.
+    #[command(flatten)]
+    pub remote: Remote,
+    /// Fail at once if the coordinator has no worker, instead of queueing the job.
+    #[arg(long)]
+    pub require_workers: bool,
+}
+
+/// `chirpfarm watch`.
+#[derive(Debug, Args)]
+pub struct WatchCmd {
+    /// The job id printed by submit (job-N).
+    pub job: String,
+    /// Output.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Coordinator and token.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `chirpfarm cancel`.
+#[derive(Debug, Args)]
+pub struct CancelCmd {
+    /// The job id (job-N).
+    pub job: String,
+    /// Coordinator and token.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `chirpfarm bench ...`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Time one template (multiply + inverse real FFT of n = 131072 + max scan, f64) on one
+    /// thread.
+    Filter {
+        /// Print {"per_template_seconds", "threads", "n", "precision"} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Timed repetitions.
+        #[arg(long, default_value_t = 200)]
+        iters: usize,
+    },
+}

@@ -1,0 +1,217 @@
+//! The subcommands: each turns parsed arguments into calls and output.
+
+use crate::args::{CancelCmd, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
+use crate::embedded::Embedded;
+use crate::error::CliError;
+use crate::output::Report;
+use crate::progress::Progress;
+use crate::remote::{collect, Conn};
+use crate::spec::{prepare, Prepared};
+use chirpfarm_core::SearchSpec;
+use chirpfarm_proto::v1;
+use std::io::Write;
+
+/// Reads the token from --token-file, or CHIRPFARM_TOKEN.
+fn token(remote: &Remote) -> Result<Option<String>, CliError> {
+    match &remote.token_file {
+        Some(p) => chirpfarm_proto::auth::read_token_file(p)
+            .map(Some)
+            .map_err(CliError::Input),
+        None => Ok(std::env::var("CHIRPFARM_TOKEN").ok().filter(|t| !t.is_empty())),
+    }
+}
+
+/// Connects to the coordinator named by --coordinator / CHIRPFARM_COORDINATOR.
+async fn connect(remote: &Remote) -> Result<Conn, CliError> {
+    let url = remote.coordinator.as_deref().ok_or_else(|| {
+        CliError::Input("no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into())
+    })?;
+    Conn::connect(url, token(remote)?).await
+}
+
+async fn submit_to(
+    conn: &Conn,
+    p: &Prepared,
+    chunk: Option<u32>,
+    wait_for_workers: bool,
+) -> Result<v1::SubmitResponse, CliError> {
+    let req = conn.req(v1::SubmitRequest {
+        spec: Some(chirpfarm_proto::spec_to_proto(&p.spec)),
+        chunk_size: chunk.unwrap_or(0),
+        wait_for_workers,
+    });
+    conn.client()
+        .submit(req)
+        .await
+        .map(|r| r.into_inner())
+        .map_err(CliError::from_status)
+}
+
+/// Waits for a job and prints its results.
+async fn wait_and_print(
+    conn: &Conn,
+    job_id: &str,
+    spec: &SearchSpec,
+    masses: Vec<f64>,
+    output: OutputArgs,
+) -> Result<(), CliError> {
+    let progress = Progress::new(masses.len() as u64, output.quiet);
+    let collected = collect(conn, job_id, spec.signals.len(), masses.len() as u64, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    let state = v1::JobState::try_from(collected.finished.state).unwrap_or(v1::JobState::Unspecified);
+    if state != v1::JobState::Succeeded {
+        let why = if collected.finished.error.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", collected.finished.error)
+        };
+        return Err(CliError::Failed(format!(
+            "{job_id} ended {}{why}",
+            state.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase()
+        )));
+    }
+    let report = Report {
+        convention: spec.convention,
+        masses,
+        signals: spec.signals.clone(),
+        results: collected.results,
+        wall_seconds: collected.finished.wall_seconds,
+        workers: collected.workers,
+        job_id: job_id.to_string(),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let res = if output.json {
+        report.write_json(&mut out)
+    } else if output.csv {
+        report.write_csv(&mut out)
+    } else {
+        report.write_table(&mut out)
+    };
+    res.and_then(|_| out.flush())
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+}
+
+/// `chirpfarm search`.
+pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
+    let p = prepare(&cmd.search)?;
+    if cmd.threads == Some(0) {
+        return Err(CliError::Input("--threads must be at least 1".into()));
+    }
+    let (conn, embedded) = match &cmd.remote.coordinator {
+        Some(_) => (connect(&cmd.remote).await?, None),
+        None => {
+            let threads = cmd.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            });
+            let e = Embedded::start(threads, cmd.search.chunk_size).await?;
+            (Conn::connect(&e.url, None).await?, Some(e))
+        }
+    };
+    let wait = embedded.is_some() || !cmd.require_workers;
+    let result = async {
+        let sub = submit_to(&conn, &p, cmd.search.chunk_size, wait).await?;
+        wait_and_print(&conn, &sub.job_id, &p.spec, p.masses.clone(), cmd.output).await
+    }
+    .await;
+    if let Some(e) = embedded {
+        e.stop().await;
+    }
+    result
+}
+
+/// `chirpfarm submit`.
+pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
+    let p = prepare(&cmd.search)?;
+    let conn = connect(&cmd.remote).await?;
+    let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
+    println!("{}", sub.job_id);
+    Ok(())
+}
+
+/// `chirpfarm watch`.
+pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
+    let conn = connect(&cmd.remote).await?;
+    let info = conn
+        .client()
+        .get_job(conn.req(v1::JobRef { job_id: cmd.job.clone() }))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
+    let masses = spec.bank.masses(u64::MAX)?;
+    wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output).await
+}
+
+fn state_name(s: i32) -> String {
+    v1::JobState::try_from(s)
+        .map(|s| s.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// `chirpfarm jobs`.
+pub async fn jobs(remote: Remote) -> Result<(), CliError> {
+    let conn = connect(&remote).await?;
+    let list = conn
+        .client()
+        .list_jobs(conn.req(v1::ListJobsRequest {}))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    println!(
+        "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  {}",
+        "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]", "BANK / ERROR"
+    );
+    for j in list.jobs {
+        let done = format!("{}/{}", j.templates_done, j.templates_total);
+        let tail = if j.error.is_empty() { j.bank } else { j.error };
+        println!(
+            "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9.3}  {}",
+            j.job_id,
+            state_name(j.state),
+            done,
+            j.signals,
+            j.attempts,
+            j.failures,
+            j.wall_seconds,
+            tail
+        );
+    }
+    Ok(())
+}
+
+/// `chirpfarm cancel`.
+pub async fn cancel(cmd: CancelCmd) -> Result<(), CliError> {
+    let conn = connect(&cmd.remote).await?;
+    let info = conn
+        .client()
+        .cancel(conn.req(v1::JobRef { job_id: cmd.job }))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    println!("{} {}", info.job_id, state_name(info.state));
+    Ok(())
+}
+
+/// `chirpfarm workers`.
+pub async fn workers(remote: Remote) -> Result<(), CliError> {
+    let conn = connect(&remote).await?;
+    let list = conn
+        .client()
+        .list_workers(conn.req(v1::ListWorkersRequest {}))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    println!(
+        "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
+        "ID", "NAME", "HOST", "THREADS", "TASKS DONE", "TEMPLATES", "LEASED", "HEARTBEAT [ms]"
+    );
+    for w in list.workers {
+        println!(
+            "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
+            w.worker_id, w.name, w.host, w.threads, w.tasks_done, w.templates_cached, w.leased, w.last_heartbeat_ms_ago
+        );
+    }
+    Ok(())
+}

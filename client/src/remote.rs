@@ -1,0 +1,183 @@
+//! Talking to a coordinator: connect, submit, and collect a job's results in bank order from a
+//! cursor, reconnecting (with back-off, for a bounded time) when the coordinator restarts.
+
+use crate::error::CliError;
+use crate::progress::Progress;
+use chirpfarm_core::TemplateResult;
+use chirpfarm_proto::v1;
+use chirpfarm_proto::v1::client_client::ClientClient;
+use std::time::{Duration, Instant};
+use tonic::transport::{Channel, Endpoint};
+use tonic::Request;
+
+/// How long `search`/`watch` keep retrying a lost coordinator before giving up.
+pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
+
+/// A connection to a coordinator's client service.
+#[derive(Debug, Clone)]
+pub struct Conn {
+    client: ClientClient<Channel>,
+    token: Option<String>,
+    /// The coordinator URL.
+    pub url: String,
+}
+
+impl Conn {
+    /// Connects to `url` (fails fast if nothing listens there).
+    pub async fn connect(url: &str, token: Option<String>) -> Result<Conn, CliError> {
+        let endpoint = Endpoint::from_shared(url.to_string())
+            .map_err(|e| CliError::Input(format!("bad coordinator address {url:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true);
+        let channel = endpoint.connect().await.map_err(|e| {
+            CliError::Unreachable(format!("cannot reach the coordinator at {url}: {e}"))
+        })?;
+        let client = ClientClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
+        Ok(Conn {
+            client,
+            token,
+            url: url.to_string(),
+        })
+    }
+
+    /// Wraps a message in a request carrying the token.
+    pub fn req<T>(&self, msg: T) -> Request<T> {
+        let mut r = Request::new(msg);
+        chirpfarm_proto::auth::attach_token(&mut r, self.token.as_deref());
+        r
+    }
+
+    /// The underlying generated client (cheap to clone).
+    pub fn client(&self) -> ClientClient<Channel> {
+        self.client.clone()
+    }
+}
+
+/// A job's results, reassembled in bank order.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// `results[signal][template]`.
+    pub results: Vec<Vec<TemplateResult>>,
+    /// How the job ended.
+    pub finished: v1::JobFinished,
+    /// Workers registered at the last progress report.
+    pub workers: u32,
+}
+
+/// Watches `job_id` until it ends, filling results from the stream in bank order. On a lost
+/// connection it reconnects and resumes from its cursor for up to [`RECONNECT_FOR`].
+pub async fn collect(
+    conn: &Conn,
+    job_id: &str,
+    signals: usize,
+    templates: u64,
+    progress: &Progress,
+) -> Result<Collected, CliError> {
+    let mut results = vec![Vec::with_capacity(templates as usize); signals];
+    let mut cursor = 0u64;
+    let mut workers = 0u32;
+    let mut lost_since: Option<Instant> = None;
+    let mut conn = conn.clone();
+    loop {
+        let before = cursor;
+        let outcome = watch_once(&conn, job_id, &mut cursor, &mut results, &mut workers, progress).await;
+        match outcome {
+            Ok(finished) => {
+                return Ok(Collected {
+                    results,
+                    finished,
+                    workers,
+                })
+            }
+            Err(WatchError::Fatal(e)) => return Err(e),
+            Err(WatchError::Lost(why)) => {
+                if cursor > before {
+                    lost_since = None; // progress was made: a fresh reconnection budget
+                }
+                let since = *lost_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > RECONNECT_FOR {
+                    return Err(CliError::Unreachable(format!(
+                        "lost the coordinator at {} ({why}) and could not reconnect within {} s; the job may still be running: `chirpfarm watch {job_id}` later",
+                        conn.url,
+                        RECONNECT_FOR.as_secs()
+                    )));
+                }
+                progress.message(&format!("coordinator lost ({why}); reconnecting..."));
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Ok(c) = Conn::connect(&conn.url, conn.token.clone()).await {
+                    conn = c;
+                }
+            }
+        }
+    }
+}
+
+enum WatchError {
+    Lost(String),
+    Fatal(CliError),
+}
+
+async fn watch_once(
+    conn: &Conn,
+    job_id: &str,
+    cursor: &mut u64,
+    results: &mut [Vec<TemplateResult>],
+    workers: &mut u32,
+    progress: &Progress,
+) -> Result<v1::JobFinished, WatchError> {
+    let req = conn.req(v1::WatchRequest {
+        job_id: job_id.to_string(),
+        cursor: *cursor,
+    });
+    let mut stream = match conn.client().watch(req).await {
+        Ok(s) => s.into_inner(),
+        Err(s) if is_transient(&s) => return Err(WatchError::Lost(s.message().to_string())),
+        Err(s) => return Err(WatchError::Fatal(CliError::from_status(s))),
+    };
+    loop {
+        let ev = match stream.message().await {
+            Ok(Some(ev)) => ev,
+            Ok(None) => return Err(WatchError::Lost("stream ended".into())),
+            Err(s) if is_transient(&s) => return Err(WatchError::Lost(s.message().to_string())),
+            Err(s) => return Err(WatchError::Fatal(CliError::from_status(s))),
+        };
+        match ev.event {
+            Some(v1::watch_event::Event::Progress(p)) => {
+                *workers = p.workers;
+                progress.set(p.templates_done, p.templates_total);
+            }
+            Some(v1::watch_event::Event::Block(b)) => {
+                if b.start != *cursor || b.signals.len() != results.len() {
+                    return Err(WatchError::Fatal(CliError::Failed(format!(
+                        "protocol error: block at {} ({} signals), expected {} ({} signals)",
+                        b.start,
+                        b.signals.len(),
+                        cursor,
+                        results.len()
+                    ))));
+                }
+                for (acc, s) in results.iter_mut().zip(&b.signals) {
+                    acc.extend(s.snr.iter().zip(&s.lag_seconds).map(|(&snr, &lag)| {
+                        TemplateResult {
+                            snr,
+                            lag_seconds: lag,
+                        }
+                    }));
+                }
+                *cursor += b.count as u64;
+            }
+            Some(v1::watch_event::Event::Finished(f)) => return Ok(f),
+            None => {}
+        }
+    }
+}
+
+/// Errors worth retrying: the coordinator is restarting or the connection dropped.
+fn is_transient(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Aborted
+    )
+}

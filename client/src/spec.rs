@@ -1,0 +1,74 @@
+//! Turns command-line search arguments into a validated [`SearchSpec`], using the one set of
+//! validation rules in `chirpfarm-core`.
+
+use crate::args::{ConventionArg, SearchArgs};
+use crate::error::CliError;
+use chirpfarm_core::bank::SEED_BANK;
+use chirpfarm_core::{random_signals, BankSpec, Limits, SearchSpec, SignalSpec, SnrConvention};
+
+/// A search ready to run: the spec and its bank's chirp masses.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// What to send.
+    pub spec: SearchSpec,
+    /// The bank's chirp masses, for labelling results.
+    pub masses: Vec<f64>,
+}
+
+/// Builds and validates the search described by `a`.
+pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
+    let bank = match (&a.bank, &a.bank_file) {
+        (Some(r), _) => BankSpec::parse_range(r)?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Input(format!("cannot read bank file {}: {e}", path.display()))
+            })?;
+            BankSpec::parse_list(&text).map_err(|e| {
+                CliError::Input(format!("{}: {e}", path.display()))
+            })?
+        }
+        (None, None) => SEED_BANK,
+    };
+    let limits = Limits {
+        max_templates: a.max_templates,
+        ..Limits::default()
+    };
+    // Validate the bank first so --random-signals can use its range.
+    let masses = bank.masses(limits.max_templates)?;
+    let mut signals = Vec::new();
+    for text in &a.signal_mc {
+        let mc: f64 = text.trim().parse().map_err(|_| {
+            CliError::Input(format!("--signal-mc {text:?} is not a number"))
+        })?;
+        signals.push(SignalSpec {
+            mc,
+            delay_seconds: a.signal_delay,
+        });
+    }
+    if let Some(n) = a.random_signals {
+        let lo = masses.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = masses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // The seed draws in [0.8, 1.74): the bank's start to its stop.
+        let hi = match bank {
+            BankSpec::Range { stop, .. } => stop,
+            BankSpec::List(_) => hi,
+        };
+        for mut s in random_signals(n, a.seed, lo, hi) {
+            s.delay_seconds = a.signal_delay;
+            signals.push(s);
+        }
+    }
+    let spec = SearchSpec {
+        bank,
+        signals,
+        convention: match a.snr_convention {
+            ConventionArg::Seed => SnrConvention::Seed,
+            ConventionArg::Physical => SnrConvention::Physical,
+        },
+    };
+    let masses = spec.validate(&limits)?;
+    if a.chunk_size == Some(0) {
+        return Err(CliError::Input("--chunk-size must be at least 1".into()));
+    }
+    Ok(Prepared { spec, masses })
+}

@@ -1,0 +1,417 @@
+//! The worker daemon: a long-lived session with a coordinator.
+//!
+//! It registers, grants credits (pull-based: the coordinator never sends more leases than that),
+//! runs each lease on its own rayon pool with the [`Engine`](crate::engine::Engine), streams the
+//! results back and grants a new credit. Heartbeats are sent from the async runtime, so compute
+//! never delays them. When the coordinator is not up yet or goes away, the daemon reconnects
+//! with exponential back-off. On shutdown it stops taking work, finishes what it holds (up to a
+//! grace period), reports it, and returns.
+
+use crate::engine::Engine;
+use chirpfarm_core::{SearchSpec, TemplateResult};
+use chirpfarm_proto::v1;
+use chirpfarm_proto::v1::coordinator_message::Msg as In;
+use chirpfarm_proto::v1::worker_message::Msg as Out;
+use chirpfarm_proto::v1::worker_session_client::WorkerSessionClient;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::Code;
+
+/// Settings of a worker daemon.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Coordinator URL, e.g. `http://127.0.0.1:50051`.
+    pub coordinator: String,
+    /// Name shown by `chirpfarm workers`.
+    pub name: String,
+    /// Host name reported to the coordinator.
+    pub host: String,
+    /// Compute threads (the rayon pool size).
+    pub threads: usize,
+    /// Template cache budget in bytes.
+    pub cache_bytes: usize,
+    /// Shared secret, if the coordinator requires one.
+    pub token: Option<String>,
+    /// Tasks requested ahead (one running, the rest queued so the worker never idles).
+    pub credits: u32,
+    /// How long shutdown waits for in-flight tasks to finish.
+    pub shutdown_grace: Duration,
+    /// Longest pause between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl WorkerConfig {
+    /// Defaults for `coordinator`: all cores, 1 GiB of template cache, 2 credits.
+    pub fn new(coordinator: impl Into<String>) -> WorkerConfig {
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let host = hostname();
+        WorkerConfig {
+            coordinator: coordinator.into(),
+            name: format!("{host}-{}", std::process::id()),
+            host,
+            threads,
+            cache_bytes: 1024 << 20,
+            token: None,
+            credits: 2,
+            shutdown_grace: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the daemon stopped for good (anything else is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The coordinator refused this worker (protocol version, token): retrying cannot help.
+    #[error("the coordinator refused this worker: {0}")]
+    Refused(String),
+    /// The rayon pool could not be built.
+    #[error("cannot start compute threads: {0}")]
+    Pool(String),
+    /// The coordinator URL is malformed.
+    #[error("bad coordinator address {0:?}: {1}")]
+    BadAddress(String, String),
+}
+
+/// The machine's host name (from the environment or /etc/hostname), or `unknown`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A job the worker has been told about.
+struct JobCtx {
+    spec: SearchSpec,
+    /// The bank's chirp masses, or why the bank is unusable.
+    masses: Result<Vec<f64>, String>,
+}
+
+/// A finished computation, handed back from the rayon pool to the session loop.
+struct Done {
+    job_id: String,
+    task: u64,
+    attempt: u64,
+    outcome: Result<Vec<Vec<TemplateResult>>, String>,
+    seconds: f64,
+    generated: u64,
+}
+
+/// What ended a session.
+enum SessionEnd {
+    /// Shutdown requested and in-flight work reported.
+    Shutdown,
+    /// Connection lost or coordinator draining: reconnect.
+    Reconnect(String),
+}
+
+/// Runs the daemon until `shutdown` resolves (returns `Ok`) or the coordinator refuses it.
+pub async fn run(
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads.max(1))
+        .thread_name(|i| format!("chirpfarm-compute-{i}"))
+        .build()
+        .map_err(|e| DaemonError::Pool(e.to_string()))?;
+    let engine = Arc::new(Engine::new(config.cache_bytes));
+    run_with(config, Arc::new(pool), engine, shutdown).await
+}
+
+/// Like [`run`], with a caller-provided pool and engine (the embedded cluster shares them).
+pub async fn run_with(
+    config: WorkerConfig,
+    pool: Arc<rayon::ThreadPool>,
+    engine: Arc<Engine>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DaemonError> {
+    let endpoint = tonic::transport::Endpoint::from_shared(config.coordinator.clone())
+        .map_err(|e| DaemonError::BadAddress(config.coordinator.clone(), e.to_string()))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(Duration::from_secs(20));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut backoff = Duration::from_millis(100);
+    let mut worker_id = String::new();
+    loop {
+        if *stop_rx.borrow() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let end = match endpoint.connect().await {
+            Ok(channel) => {
+                let mut s = Session::new(&config, pool.clone(), engine.clone(), stop_rx.clone());
+                let end = s.run(channel, &mut worker_id).await?;
+                end
+            }
+            Err(e) => SessionEnd::Reconnect(format!("cannot connect: {e}")),
+        };
+        match end {
+            SessionEnd::Shutdown => return Ok(()),
+            SessionEnd::Reconnect(why) => {
+                if started.elapsed() > Duration::from_secs(10) {
+                    backoff = Duration::from_millis(100);
+                }
+                tracing::warn!(coordinator = %config.coordinator, retry_in_ms = backoff.as_millis() as u64, "{why}");
+                let mut stop = stop_rx.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                }
+                backoff = (backoff * 2).min(config.max_backoff);
+            }
+        }
+    }
+}
+
+/// One connection's worth of state.
+struct Session<'a> {
+    config: &'a WorkerConfig,
+    pool: Arc<rayon::ThreadPool>,
+    engine: Arc<Engine>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    jobs: HashMap<String, Arc<JobCtx>>,
+    in_flight: HashSet<(String, u64, u64)>,
+    revoked: HashSet<(String, u64, u64)>,
+}
+
+impl<'a> Session<'a> {
+    fn new(
+        config: &'a WorkerConfig,
+        pool: Arc<rayon::ThreadPool>,
+        engine: Arc<Engine>,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Session {
+            config,
+            pool,
+            engine,
+            stop,
+            jobs: HashMap::new(),
+            in_flight: HashSet::new(),
+            revoked: HashSet::new(),
+        }
+    }
+
+    async fn run(
+        &mut self,
+        channel: tonic::transport::Channel,
+        worker_id: &mut String,
+    ) -> Result<SessionEnd, DaemonError> {
+        let mut client = WorkerSessionClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
+        let (out_tx, out_rx) = mpsc::unbounded_channel::<v1::WorkerMessage>();
+        let send = |tx: &mpsc::UnboundedSender<v1::WorkerMessage>, m: Out| {
+            let _ = tx.send(v1::WorkerMessage { msg: Some(m) });
+        };
+        let template_bytes = crate::engine::NF * std::mem::size_of::<num_complex::Complex64>();
+        let cache_capacity = (self.config.cache_bytes / template_bytes) as u64;
+        send(
+            &out_tx,
+            Out::Register(v1::Register {
+                protocol_version: chirpfarm_proto::PROTOCOL_VERSION,
+                name: self.config.name.clone(),
+                host: self.config.host.clone(),
+                threads: self.config.threads as u32,
+                build_version: chirpfarm_proto::BUILD_VERSION.into(),
+                worker_id: worker_id.clone(),
+                in_flight: vec![],
+                cache_capacity_templates: cache_capacity,
+            }),
+        );
+        let mut req = tonic::Request::new(UnboundedReceiverStream::new(out_rx));
+        chirpfarm_proto::auth::attach_token(&mut req, self.config.token.as_deref());
+        let mut inbound = match client.session(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied) => {
+                return Err(DaemonError::Refused(s.message().to_string()))
+            }
+            Err(s) => return Ok(SessionEnd::Reconnect(format!("session refused: {}", s.message()))),
+        };
+        let heartbeat_every = match inbound.message().await {
+            Ok(Some(v1::CoordinatorMessage { msg: Some(In::Registered(r)) })) => {
+                *worker_id = r.worker_id;
+                Duration::from_millis(r.heartbeat_interval_ms.max(50) as u64)
+            }
+            Ok(_) => return Ok(SessionEnd::Reconnect("coordinator did not confirm registration".into())),
+            Err(s) => return Ok(SessionEnd::Reconnect(format!("registration failed: {}", s.message()))),
+        };
+        tracing::info!(worker = %worker_id, coordinator = %self.config.coordinator, threads = self.config.threads, "registered");
+        send(&out_tx, Out::Credit(v1::Credit { credits: self.config.credits }));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut heartbeat = tokio::time::interval(heartbeat_every);
+        let mut draining_since: Option<Instant> = None;
+        let mut stop = self.stop.clone();
+        loop {
+            if let Some(since) = draining_since {
+                if self.in_flight.is_empty() || since.elapsed() > self.config.shutdown_grace {
+                    tracing::info!(handed_back = self.in_flight.len(), "worker stopping");
+                    return Ok(SessionEnd::Shutdown);
+                }
+            }
+            tokio::select! {
+                _ = heartbeat.tick() => {
+                    send(&out_tx, Out::Heartbeat(v1::Heartbeat { templates_cached: self.engine.cached_templates() as u64 }));
+                }
+                _ = stop.wait_for(|s| *s), if draining_since.is_none() => {
+                    tracing::info!(in_flight = self.in_flight.len(), "shutdown requested: finishing current tasks");
+                    draining_since = Some(Instant::now());
+                }
+                Some(done) = done_rx.recv() => {
+                    let key = (done.job_id.clone(), done.task, done.attempt);
+                    self.in_flight.remove(&key);
+                    if !self.revoked.remove(&key) {
+                        send(&out_tx, result_message(done));
+                    }
+                    if draining_since.is_none() {
+                        send(&out_tx, Out::Credit(v1::Credit { credits: 1 }));
+                    }
+                }
+                msg = inbound.message() => match msg {
+                    Ok(Some(m)) => {
+                        if let Some(end) = self.on_message(m, &out_tx, &done_tx) {
+                            return Ok(end);
+                        }
+                    }
+                    Ok(None) => return Ok(SessionEnd::Reconnect("coordinator closed the session".into())),
+                    Err(s) => return Ok(SessionEnd::Reconnect(format!("session lost: {}", s.message()))),
+                },
+            }
+        }
+    }
+
+    fn on_message(
+        &mut self,
+        m: v1::CoordinatorMessage,
+        out_tx: &mpsc::UnboundedSender<v1::WorkerMessage>,
+        done_tx: &mpsc::UnboundedSender<Done>,
+    ) -> Option<SessionEnd> {
+        match m.msg? {
+            In::Registered(_) => {}
+            In::Job(j) => {
+                let ctx = match chirpfarm_proto::spec_from_proto(j.spec.as_ref()) {
+                    Ok(spec) => JobCtx {
+                        masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
+                        spec,
+                    },
+                    Err(e) => JobCtx {
+                        spec: SearchSpec {
+                            bank: chirpfarm_core::BankSpec::List(vec![]),
+                            signals: vec![],
+                            convention: Default::default(),
+                        },
+                        masses: Err(e.to_string()),
+                    },
+                };
+                self.jobs.insert(j.job_id, Arc::new(ctx));
+            }
+            In::Lease(l) => self.start(l, done_tx),
+            In::Revoke(r) => {
+                let key = (r.job_id, r.task, r.attempt);
+                if self.in_flight.contains(&key) {
+                    self.revoked.insert(key);
+                }
+            }
+            In::Drain(_) => return Some(SessionEnd::Reconnect("coordinator is shutting down".into())),
+        }
+        let _ = out_tx;
+        None
+    }
+
+    /// Starts a lease on the rayon pool; its outcome comes back through `done_tx`.
+    fn start(&mut self, l: v1::Lease, done_tx: &mpsc::UnboundedSender<Done>) {
+        let key = (l.job_id.clone(), l.task, l.attempt);
+        self.in_flight.insert(key);
+        let job = self.jobs.get(&l.job_id).cloned();
+        let engine = self.engine.clone();
+        let done_tx = done_tx.clone();
+        self.pool.spawn(move || {
+            let t0 = Instant::now();
+            let before = engine.templates_generated();
+            let outcome = match job {
+                None => Err(format!("no spec received for {}", l.job_id)),
+                Some(job) => run_lease(&engine, &job, l.start, l.count),
+            };
+            let _ = done_tx.send(Done {
+                job_id: l.job_id,
+                task: l.task,
+                attempt: l.attempt,
+                outcome,
+                seconds: t0.elapsed().as_secs_f64(),
+                generated: engine.templates_generated().saturating_sub(before),
+            });
+        });
+    }
+}
+
+/// Runs one lease; a panic inside the engine becomes an error, never a dead worker.
+fn run_lease(
+    engine: &Engine,
+    job: &JobCtx,
+    start: u64,
+    count: u32,
+) -> Result<Vec<Vec<TemplateResult>>, String> {
+    let masses = job.masses.as_ref().map_err(|e| e.clone())?;
+    let end = start.checked_add(count as u64).filter(|e| *e <= masses.len() as u64);
+    let Some(end) = end else {
+        return Err(format!("lease {start}+{count} is outside the bank of {}", masses.len()));
+    };
+    let slice = &masses[start as usize..end as usize];
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        engine.filter_block(slice, &job.spec.signals, job.spec.convention)
+    }))
+    .map_err(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        format!("engine panicked: {msg}")
+    })
+}
+
+fn result_message(done: Done) -> Out {
+    match done.outcome {
+        Ok(per_signal) => Out::Result(v1::TaskResult {
+            job_id: done.job_id,
+            task: done.task,
+            attempt: done.attempt,
+            signals: per_signal
+                .into_iter()
+                .map(|rs| v1::SignalBlock {
+                    snr: rs.iter().map(|r| r.snr).collect(),
+                    lag_seconds: rs.iter().map(|r| r.lag_seconds).collect(),
+                })
+                .collect(),
+            compute_seconds: done.seconds,
+            templates_generated: done.generated,
+        }),
+        Err(reason) => Out::Failed(v1::TaskFailed {
+            job_id: done.job_id,
+            task: done.task,
+            attempt: done.attempt,
+            reason,
+        }),
+    }
+}
