@@ -54,7 +54,7 @@ pub struct Remote {
 pub struct SearchArgs {
     /// Template bank as START:STOP:STEP, built exactly like numpy.arange (stop excluded).
     /// Default: the seed's bank 0.8:1.74:0.01 (94 templates).
-    #[arg(long, value_name = "START:STOP:STEP", conflicts_with = "bank_file")]
+    #[arg(long, value_name = "START:STOP:STEP", conflicts_with = "bank_file", allow_hyphen_values = true)]
     pub bank: Option<String>,
     /// Template bank from a file: one chirp mass (solar masses) per line; blank lines and lines
     /// starting with # are ignored.
