@@ -35,7 +35,7 @@ mod tests {
         assert_eq!(auto_chunk(94, 1, 1), 24);
         // A big bank is cut by time: ~1 s of single-core work.
         assert_eq!(auto_chunk(1_000_000, 1, 2), 1428);
-        assert_eq!(auto_chunk(940, 10, 2), 114);
+        assert_eq!(auto_chunk(940, 10, 2), 118);
         // Tiny banks are one task.
         assert_eq!(auto_chunk(3, 1, 8), 3);
     }

@@ -35,7 +35,7 @@ pub fn spec_status(e: SpecError) -> Status {
 }
 
 /// A stable key for a bank's contents (template affinity across jobs).
-fn bank_key(masses: &[f64]) -> u64 {
+pub fn bank_key(masses: &[f64]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for m in masses {
         m.to_bits().hash(&mut h);
@@ -95,6 +95,11 @@ impl Client for ClientService {
         let id = JobId(inner.next_job);
         inner.next_job += 1;
         let rec = JobRecord::new(spec, templates, chunk);
+        if let Some(store) = &inner.store {
+            store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
+                Status::unavailable(format!("cannot record the job in the data dir: {e}"))
+            })?;
+        }
         tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), "job submitted");
         inner.jobs.insert(id, rec);
         self.coord.apply(

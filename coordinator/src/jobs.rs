@@ -59,6 +59,57 @@ impl JobRecord {
         }
     }
 
+    /// The job as the durable store keeps it.
+    pub fn to_stored(&self, job_id: String) -> v1::StoredJob {
+        v1::StoredJob {
+            job_id,
+            spec: Some(self.wire_spec.clone()),
+            templates: self.templates,
+            chunk: self.chunk,
+            submitted_unix_ms: unix_ms(self.submitted),
+            state: self.state(None) as i32,
+            error: self.error(),
+            finished_unix_ms: self.finished.map(unix_ms).unwrap_or(0),
+            wall_seconds: self.wall_seconds,
+        }
+    }
+
+    /// Rebuilds a job from the store: its spec, its stored blocks, and its outcome if it had
+    /// ended. Returns the accepted task indices too. Fails if the stored spec is unusable.
+    pub fn restore(
+        stored: &v1::StoredJob,
+        blocks: Vec<(u32, v1::ResultBlock)>,
+    ) -> Result<(JobRecord, Vec<u32>), String> {
+        let spec = chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
+        let mut rec = JobRecord::new(spec, stored.templates, stored.chunk);
+        let from_ms = |ms: u64| UNIX_EPOCH + std::time::Duration::from_millis(ms);
+        rec.submitted = from_ms(stored.submitted_unix_ms);
+        // Keep measuring wall time from the original submission.
+        let age = SystemTime::now()
+            .duration_since(rec.submitted)
+            .unwrap_or_default();
+        rec.started = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+        let mut done = Vec::new();
+        for (task, block) in blocks {
+            if rec.blocks.get(task as usize).is_some_and(|b| b.is_none()) {
+                done.push(task);
+                rec.store(task, block);
+            }
+        }
+        let outcome = match v1::JobState::try_from(stored.state) {
+            Ok(v1::JobState::Succeeded) => Some(Outcome::Succeeded),
+            Ok(v1::JobState::Failed) => Some(Outcome::Failed(stored.error.clone())),
+            Ok(v1::JobState::Cancelled) => Some(Outcome::Cancelled),
+            _ => None,
+        };
+        if let Some(o) = outcome {
+            rec.outcome = Some(o);
+            rec.finished = Some(from_ms(stored.finished_unix_ms));
+            rec.wall_seconds = stored.wall_seconds;
+        }
+        Ok((rec, done))
+    }
+
     /// Stores a task's accepted block and wakes watchers.
     pub fn store(&mut self, task: u32, block: v1::ResultBlock) {
         let Some(slot) = self.blocks.get_mut(task as usize) else {

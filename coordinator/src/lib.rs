@@ -8,6 +8,7 @@
 //! * [`state`]: the shared [`state::Coordinator`] — the scheduler plus job records and worker
 //!   sessions — which carries out the scheduler's actions.
 //! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
+//! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, fsynced).
 //! * [`chunk`]: automatic task sizing.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
@@ -18,6 +19,7 @@ pub mod jobs;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod worker_service;
 
 pub use server::{serve, serve_coordinator};

@@ -27,9 +27,40 @@ struct Args {
     /// Largest bank a search may use, in templates.
     #[arg(long, default_value_t = 1_000_000)]
     max_templates: u64,
+    /// Directory for durable state (jobs and every accepted result, fsynced before release).
+    /// A coordinator restarted on the same directory resumes its jobs without recomputing
+    /// stored results. Without it, state lives in memory only.
+    #[arg(long, env = "CHIRPFARM_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// How long finished jobs are kept before removal: a number with a unit, s, m, h or d.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    retention: std::time::Duration,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: LogFormat,
+}
+
+/// Parses `90s`, `30m`, `12h`, `7d` (a bare number means seconds).
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => (&t[..i], &t[i..]),
+        None => (t, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 12h or 7d"))?;
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, m, h or d")),
+    };
+    if !(n.is_finite() && n >= 0.0) {
+        return Err(format!("{text:?} must be a non-negative duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(n * scale))
 }
 
 #[tokio::main]
@@ -73,6 +104,8 @@ async fn main() -> ExitCode {
             max_templates: args.max_templates,
             ..Default::default()
         },
+        data_dir: args.data_dir.clone(),
+        retention: args.retention,
     };
     match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal()).await {
         Ok(()) => {

@@ -16,6 +16,17 @@ use tokio_stream::wrappers::TcpListenerStream;
 /// Largest gRPC message accepted or sent (result blocks of big multi-signal tasks).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// Why the coordinator could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data dir could not be opened or read.
+    #[error("data dir: {0}")]
+    Store(std::io::Error),
+    /// The gRPC server failed.
+    #[error("server: {0}")]
+    Transport(tonic::transport::Error),
+}
+
 /// Serves a coordinator on `listener` until `shutdown` resolves, then tells workers to drain.
 /// `token` (if any) is required from every client and worker.
 pub async fn serve(
@@ -23,9 +34,11 @@ pub async fn serve(
     listener: TcpListener,
     token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
-    let coord = Coordinator::new(config);
-    serve_coordinator(coord, listener, token, shutdown).await
+) -> Result<(), ServeError> {
+    let coord = Coordinator::open(config).map_err(ServeError::Store)?;
+    serve_coordinator(coord, listener, token, shutdown)
+        .await
+        .map_err(ServeError::Transport)
 }
 
 /// Like [`serve`], over an existing [`Coordinator`] (tests and the embedded cluster inspect it).

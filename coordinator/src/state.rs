@@ -6,6 +6,7 @@
 //! worker sessions, results stored, watchers woken. The lock is never held across an `.await`.
 
 use crate::jobs::JobRecord;
+use crate::store::Store;
 use crate::scheduler::{Action, Config, Event, JobId, Outcome, Scheduler, WorkerId};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::coordinator_message::Msg;
@@ -29,6 +30,10 @@ pub struct CoordinatorConfig {
     pub chunk_size: Option<u32>,
     /// Request limits (bank size, signal count).
     pub limits: chirpfarm_core::Limits,
+    /// Where jobs and results are kept durably; `None` keeps everything in memory.
+    pub data_dir: Option<std::path::PathBuf>,
+    /// How long finished jobs are kept before they are removed.
+    pub retention: std::time::Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -38,6 +43,8 @@ impl Default for CoordinatorConfig {
             heartbeat_interval_ms: 1000,
             chunk_size: None,
             limits: chirpfarm_core::Limits::default(),
+            data_dir: None,
+            retention: std::time::Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -72,6 +79,8 @@ pub struct Inner {
     pub next_worker: u64,
     /// Next session epoch.
     pub next_epoch: u64,
+    /// The durable store, when a data dir is configured.
+    pub store: Option<Store>,
 }
 
 /// The coordinator: cheap to clone (an `Arc` inside), shared by all services and timers.
@@ -84,7 +93,7 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// A coordinator with no job and no worker.
+    /// A coordinator with no job and no worker (in memory only, whatever `data_dir` says).
     pub fn new(config: CoordinatorConfig) -> Coordinator {
         Coordinator {
             inner: Arc::new(Mutex::new(Inner {
@@ -94,10 +103,68 @@ impl Coordinator {
                 next_job: 1,
                 next_worker: 1,
                 next_epoch: 1,
+                store: None,
             })),
             started: Instant::now(),
             config: Arc::new(config),
         }
+    }
+
+    /// A coordinator over `config.data_dir` (if any): jobs found there are restored, finished
+    /// ones as they were and unfinished ones resumed without recomputing stored results.
+    pub fn open(config: CoordinatorConfig) -> std::io::Result<Coordinator> {
+        let coord = Coordinator::new(config);
+        let Some(dir) = coord.config.data_dir.clone() else {
+            return Ok(coord);
+        };
+        let store = Store::open(&dir)?;
+        let recovered = store.load()?;
+        let mut inner = coord.lock();
+        // Attempt ids after a restart start above any issued before it.
+        let attempt_base = crate::jobs::unix_ms(std::time::SystemTime::now()).saturating_mul(1000);
+        let (mut resumed, mut kept) = (0, 0);
+        for r in recovered {
+            let Some(id) = r.meta.job_id.strip_prefix("job-").and_then(|n| n.parse().ok()).map(JobId) else {
+                continue;
+            };
+            let (rec, done) = match JobRecord::restore(&r.meta, r.blocks) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(job = %id, error = %e, "cannot restore job; skipping it");
+                    continue;
+                }
+            };
+            inner.next_job = inner.next_job.max(id.0 + 1);
+            let bank_key = rec
+                .spec
+                .bank
+                .masses(u64::MAX)
+                .map(|m| crate::client_service::bank_key(&m))
+                .unwrap_or(0);
+            let (templates, chunk, final_) = (rec.templates, rec.chunk, rec.outcome.is_some());
+            inner.jobs.insert(id, rec);
+            if final_ {
+                kept += 1;
+                continue;
+            }
+            resumed += 1;
+            coord.apply(
+                &mut inner,
+                Event::JobRecovered {
+                    job: id,
+                    templates,
+                    chunk,
+                    bank_key,
+                    done,
+                    attempt_base,
+                },
+                None,
+            );
+        }
+        tracing::info!(data_dir = %dir.display(), resumed, finished = kept, "store opened");
+        inner.store = Some(store);
+        drop(inner);
+        Ok(coord)
     }
 
     /// Locks the state. A poisoned lock (a panic while holding it) is recovered: the scheduler's
@@ -166,7 +233,16 @@ impl Coordinator {
                 send(inner, worker, msg);
             }
             Action::Accept { job, task } => {
-                if let (Some(rec), Some(block)) = (inner.jobs.get_mut(&job), payload.take()) {
+                let Some(block) = payload.take() else {
+                    return;
+                };
+                // Durable before it is released to anyone.
+                if let Some(store) = &inner.store {
+                    if let Err(e) = store.append_block(&job.to_string(), task, &block) {
+                        tracing::error!(%job, task, error = %e, "cannot write a result to the data dir");
+                    }
+                }
+                if let Some(rec) = inner.jobs.get_mut(&job) {
                     rec.store(task, block);
                 }
             }
@@ -178,6 +254,12 @@ impl Coordinator {
                         Outcome::Cancelled => tracing::info!(%job, "job cancelled"),
                     }
                     rec.finish(outcome);
+                    let stored = rec.to_stored(job.to_string());
+                    if let Some(store) = &inner.store {
+                        if let Err(e) = store.put_job(&stored) {
+                            tracing::error!(%job, error = %e, "cannot write a job's final state to the data dir");
+                        }
+                    }
                 }
             }
             Action::DropWorker { worker } => {
@@ -199,10 +281,32 @@ impl Coordinator {
             .ok_or_else(|| Status::invalid_argument(format!("{text:?} is not a job id (expected job-N)")))
     }
 
-    /// Periodic timer: lets the scheduler expire silent workers.
+    /// Periodic timer: lets the scheduler expire silent workers, and removes finished jobs older
+    /// than the retention period (from memory and from the data dir).
     pub fn tick(&self) {
         let mut inner = self.lock();
         self.apply(&mut inner, Event::Tick, None);
+        let retention = self.config.retention;
+        let expired: Vec<JobId> = inner
+            .jobs
+            .iter()
+            .filter(|(_, r)| {
+                r.finished
+                    .and_then(|f| f.elapsed().ok())
+                    .is_some_and(|age| age > retention)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            tracing::info!(job = %id, "retention period over: removing job");
+            inner.jobs.remove(&id);
+            inner.sched.forget_job(id);
+            if let Some(store) = &inner.store {
+                if let Err(e) = store.remove_job(&id.to_string()) {
+                    tracing::warn!(job = %id, error = %e, "cannot remove job files");
+                }
+            }
+        }
     }
 }
 

@@ -73,6 +73,23 @@ pub enum Event {
         /// Identifies the bank's contents, for template affinity across jobs.
         bank_key: u64,
     },
+    /// A job read back from the durable store after a restart: `done` tasks already have
+    /// accepted results and are not run again; new attempt ids start at `attempt_base` so they
+    /// never collide with attempts issued before the restart.
+    JobRecovered {
+        /// The job.
+        job: JobId,
+        /// Number of templates in its bank.
+        templates: u64,
+        /// Templates per task.
+        chunk: u32,
+        /// Identifies the bank's contents.
+        bank_key: u64,
+        /// Tasks whose results are already stored.
+        done: Vec<u32>,
+        /// First attempt id to use.
+        attempt_base: u64,
+    },
     /// A worker registered (or re-registered after a reconnect).
     WorkerJoined {
         /// Its identity.
@@ -248,6 +265,35 @@ impl Scheduler {
                 }
                 self.jobs.insert(job, j);
                 self.rotation.push_back(job);
+            }
+            Event::JobRecovered {
+                job,
+                templates,
+                chunk,
+                bank_key,
+                done,
+                attempt_base,
+            } => {
+                if self.jobs.contains_key(&job) {
+                    return out;
+                }
+                let mut j = Job::new(templates, chunk, bank_key);
+                j.next_attempt = attempt_base.max(1);
+                for t in done {
+                    if let Some(task) = j.tasks.get_mut(t as usize) {
+                        if task.state != TaskState::Done {
+                            task.state = TaskState::Done;
+                            j.pending.remove(&t);
+                            j.done += 1;
+                        }
+                    }
+                }
+                let complete = j.done as usize == j.tasks.len();
+                self.jobs.insert(job, j);
+                self.rotation.push_back(job);
+                if complete {
+                    self.finish_job(job, Outcome::Succeeded, &mut out);
+                }
             }
             Event::WorkerJoined {
                 worker,

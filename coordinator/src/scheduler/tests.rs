@@ -323,3 +323,15 @@ fn run_random(seed: u64) {
         }
     }
 }
+
+#[test]
+fn recovered_jobs_run_only_their_missing_tasks() {
+    let mut s = Scheduler::new(Config::default());
+    s.handle(0, Event::JobRecovered { job: JobId(4), templates: 50, chunk: 10, bank_key: 1, done: vec![0, 2, 3], attempt_base: 1000 });
+    let l = leases(&join(&mut s, 1, 5));
+    assert_eq!(l.iter().map(|x| x.2).collect::<Vec<_>>(), vec![1, 4]);
+    assert!(l.iter().all(|x| x.3 >= 1000));
+    // A job recovered with every task done finishes at once.
+    let out = s.handle(0, Event::JobRecovered { job: JobId(5), templates: 10, chunk: 10, bank_key: 1, done: vec![0], attempt_base: 1 });
+    assert!(out.contains(&Action::JobFinished { job: JobId(5), outcome: Outcome::Succeeded }));
+}
