@@ -1,0 +1,243 @@
+//! [`Engine`]: filter a block of templates against a set of signals, in parallel, with a
+//! template cache.
+//!
+//! Work is spread over templates with rayon on the *current* pool (a caller can `install` its
+//! own). Each template is fetched from the cache or generated once (outside any lock), then
+//! filtered against every signal of the call on the same thread, with that thread's buffers.
+//! Signals are built once per call, in groups of [`SIGNAL_GROUP`] to bound memory (1 MB
+//! each).
+
+use super::cache::TemplateCache;
+use super::filter::with_scratch;
+use super::template::{signal_band, NormTemplate};
+use chirpfarm_core::{SignalSpec, SnrConvention, TemplateResult};
+use num_complex::Complex64;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Signals built at once inside [`Engine::filter_block`] (64 MB of signal arrays at most).
+pub const SIGNAL_GROUP: usize = 64;
+
+/// Name of the test-only environment variable that makes [`Engine::filter_block`] panic on a
+/// given template chirp mass (used by fault-tolerance tests to exercise `catch_unwind`).
+pub const TEST_PANIC_ENV: &str = "CHIRPFARM_TEST_PANIC_MC";
+
+/// `CHIRPFARM_TEST_PANIC_MC` parsed as a float, read once per process.
+fn env_panic_mc() -> Option<f64> {
+    static V: OnceLock<Option<f64>> = OnceLock::new();
+    *V.get_or_init(|| {
+        std::env::var(TEST_PANIC_ENV)
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+    })
+}
+
+/// The per-process matched-filter engine: shared c2r plan, per-thread buffers and a bounded
+/// template cache. `Send + Sync`; share it in an `Arc`.
+pub struct Engine {
+    cache: TemplateCache,
+    generated: AtomicU64,
+    panic_mc: Option<f64>,
+}
+
+impl Engine {
+    /// An engine whose template cache may hold `cache_bytes` (about 1 MB per template; 0
+    /// disables caching). Builds the FFT plan and the frequency tables now, so the first
+    /// block does not pay for them.
+    pub fn new(cache_bytes: usize) -> Engine {
+        let _ = super::filter::c2r_plan();
+        let _ = super::grid::tables();
+        Engine {
+            cache: TemplateCache::new(cache_bytes),
+            generated: AtomicU64::new(0),
+            panic_mc: env_panic_mc(),
+        }
+    }
+
+    /// The normalised template for `mc`, from the cache or freshly generated (and inserted).
+    pub fn normalised_template(&self, mc: f64) -> Arc<NormTemplate> {
+        if let Some(t) = self.cache.get(mc) {
+            return t;
+        }
+        let t = Arc::new(NormTemplate::new(mc));
+        self.generated.fetch_add(1, Ordering::Relaxed);
+        self.cache.insert(Arc::clone(&t));
+        t
+    }
+
+    /// Filters every signal against the templates `masses` (a contiguous bank slice) and
+    /// returns `results[signal][template]` in the given orders. Parallel over templates on the
+    /// current rayon pool. Panics only through the test hook [`TEST_PANIC_ENV`].
+    pub fn filter_block(
+        &self,
+        masses: &[f64],
+        signals: &[SignalSpec],
+        conv: SnrConvention,
+    ) -> Vec<Vec<TemplateResult>> {
+        let mut results = vec![Vec::with_capacity(masses.len()); signals.len()];
+        if masses.is_empty() {
+            return results;
+        }
+        for (g, specs) in signals.chunks(SIGNAL_GROUP).enumerate() {
+            let bands: Vec<Box<[Complex64]>> = specs.par_iter().map(signal_band).collect();
+            let ns = bands.len();
+            // Template-major: row t holds this group's results for template t.
+            let mut flat = vec![TemplateResult::default(); masses.len() * ns];
+            flat.par_chunks_mut(ns)
+                .zip(masses.par_iter())
+                .for_each(|(row, &mc)| self.filter_one_template(mc, &bands, conv, row));
+            for (si, out) in results[g * SIGNAL_GROUP..][..ns].iter_mut().enumerate() {
+                out.extend((0..masses.len()).map(|t| flat[t * ns + si]));
+            }
+        }
+        results
+    }
+
+    /// One template against all signal bands of a group, on the calling thread.
+    fn filter_one_template(
+        &self,
+        mc: f64,
+        bands: &[Box<[Complex64]>],
+        conv: SnrConvention,
+        row: &mut [TemplateResult],
+    ) {
+        if let Some(p) = self.panic_mc {
+            if (mc - p).abs() <= 1e-12 {
+                panic!("{TEST_PANIC_ENV}: injected panic at template Mc = {mc}");
+            }
+        }
+        let t = self.normalised_template(mc);
+        with_scratch(|sc| {
+            for (r, s) in row.iter_mut().zip(bands) {
+                *r = match conv {
+                    SnrConvention::Seed => sc.seed(s, &t.band, super::grid::K0),
+                    SnrConvention::Physical => sc.physical(s, &t.band, t.inv_sigma_phys),
+                };
+            }
+        });
+    }
+
+    /// Number of templates in the cache.
+    pub fn cached_templates(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Bytes accounted to cached templates (never above the budget given to [`Engine::new`]).
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Templates generated (cache misses) since creation; tests and benchmarks use it to prove
+    /// reuse.
+    pub fn templates_generated(&self) -> u64 {
+        self.generated.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cache::TEMPLATE_BYTES;
+    use super::super::template::{normtemplate, signal};
+    use super::super::SingleFilter;
+    use super::*;
+
+    fn specs() -> Vec<SignalSpec> {
+        vec![
+            SignalSpec::chirp(1.2),
+            SignalSpec {
+                mc: 1.0,
+                delay_seconds: 2.5,
+            },
+            SignalSpec {
+                mc: 1.45,
+                delay_seconds: -0.75,
+            },
+        ]
+    }
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+        check::<Arc<Engine>>();
+    }
+
+    #[test]
+    fn cache_reuse_and_identical_results() {
+        let masses = [1.3, 1.0, 1.2, 1.45];
+        let e = Engine::new(64 * TEMPLATE_BYTES);
+        let first = e.filter_block(&masses, &specs(), SnrConvention::Seed);
+        assert_eq!(e.templates_generated(), 4);
+        assert_eq!(e.cached_templates(), 4);
+        assert_eq!(e.cached_bytes(), 4 * TEMPLATE_BYTES);
+        let second = e.filter_block(&masses, &specs(), SnrConvention::Seed);
+        assert_eq!(e.templates_generated(), 4, "second pass must not generate");
+        assert_eq!(
+            first, second,
+            "cached and fresh templates give identical results"
+        );
+        // A cache-less engine regenerates and still agrees bit for bit.
+        let cold = Engine::new(0);
+        assert_eq!(
+            cold.filter_block(&masses, &specs(), SnrConvention::Seed),
+            first
+        );
+        assert_eq!(cold.cached_templates(), 0);
+        assert_eq!(cold.templates_generated(), 4);
+    }
+
+    #[test]
+    fn multi_signal_equals_per_signal_and_order_is_kept() {
+        let masses = [1.45, 1.0, 1.2];
+        let e = Engine::new(0);
+        for conv in [SnrConvention::Seed, SnrConvention::Physical] {
+            let all = e.filter_block(&masses, &specs(), conv);
+            assert_eq!(all.len(), 3);
+            let mut single = SingleFilter::new();
+            for (si, spec) in specs().iter().enumerate() {
+                let one = e.filter_block(&masses, std::slice::from_ref(spec), conv);
+                assert_eq!(one[0], all[si]);
+                let s = signal(spec);
+                for (ti, &mc) in masses.iter().enumerate() {
+                    assert_eq!(single.run(&s, &normtemplate(mc), conv), all[si][ti]);
+                }
+            }
+            // Each signal's best template is its own chirp mass, at its own delay.
+            assert_eq!(all[0][2].lag_seconds, 0.0);
+            assert!(all[0][2].snr > all[0][0].snr && all[0][2].snr > all[0][1].snr);
+            assert_eq!(all[1][1].lag_seconds, 2.5);
+            assert_eq!(all[2][0].lag_seconds, -0.75);
+        }
+        assert!(e
+            .filter_block(&[], &specs(), SnrConvention::Seed)
+            .iter()
+            .all(Vec::is_empty));
+        assert!(e.filter_block(&masses, &[], SnrConvention::Seed).is_empty());
+    }
+
+    #[test]
+    fn cache_bound_is_respected() {
+        let e = Engine::new(2 * TEMPLATE_BYTES + 100);
+        let masses = [1.0, 1.1, 1.2, 1.3, 1.4];
+        let sig = [SignalSpec::chirp(1.2)];
+        e.filter_block(&masses, &sig, SnrConvention::Seed);
+        assert_eq!(e.cached_templates(), 2);
+        assert!(e.cached_bytes() <= 2 * TEMPLATE_BYTES + 100);
+        assert_eq!(e.templates_generated(), 5);
+    }
+
+    #[test]
+    fn injected_panic_propagates_and_engine_survives() {
+        let mut e = Engine::new(8 * TEMPLATE_BYTES);
+        e.panic_mc = Some(1.1);
+        let sig = [SignalSpec::chirp(1.2)];
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            e.filter_block(&[1.0, 1.1 + 1e-13, 1.2], &sig, SnrConvention::Seed)
+        }));
+        assert!(r.is_err());
+        e.panic_mc = None;
+        let ok = e.filter_block(&[1.0, 1.1, 1.2], &sig, SnrConvention::Seed);
+        assert_eq!(ok[0].len(), 3);
+    }
+}
