@@ -180,4 +180,14 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 200)]
         iters: usize,
     },
+    /// The seed's script 2 on the embedded cluster: 10 signals submitted one after another over
+    /// the same bank, with the worker's template cache on and off; prints JSON.
+    Cache {
+        /// Banks to run (START:STOP:STEP), default the seed bank and a 940-template bank.
+        #[arg(long, default_values_t = vec!["0.8:1.74:0.01".to_string(), "0.8:1.74:0.001".to_string()])]
+        bank: Vec<String>,
+        /// Signals per bank.
+        #[arg(long, default_value_t = 10)]
+        signals: usize,
+    },
 }

@@ -22,6 +22,15 @@ pub struct Embedded {
 impl Embedded {
     /// Starts a coordinator on a free loopback port and one worker using `threads` threads.
     pub async fn start(threads: usize, chunk_size: Option<u32>) -> Result<Embedded, CliError> {
+        Embedded::start_with_cache(threads, chunk_size, 1024 << 20).await
+    }
+
+    /// Like [`Embedded::start`], with a template cache of `cache_bytes` (0 disables caching).
+    pub async fn start_with_cache(
+        threads: usize,
+        chunk_size: Option<u32>,
+        cache_bytes: usize,
+    ) -> Result<Embedded, CliError> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| CliError::Failed(format!("cannot open a loopback port: {e}")))?;
@@ -46,6 +55,7 @@ impl Embedded {
         let mut wc = WorkerConfig::new(url.clone());
         wc.name = "embedded".into();
         wc.threads = threads;
+        wc.cache_bytes = cache_bytes;
         wc.max_backoff = Duration::from_millis(200);
         wc.shutdown_grace = Duration::from_secs(0);
         let worker = tokio::spawn(async move {

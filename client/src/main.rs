@@ -4,6 +4,7 @@
 //! cannot be reached.
 
 mod args;
+mod bench;
 mod commands;
 mod embedded;
 mod error;
@@ -21,6 +22,10 @@ fn main() -> ExitCode {
     chirpfarm_core::logging::init(chirpfarm_core::logging::LogFormat::Text, "warn");
     if let Command::Bench(BenchCmd::Filter { json, iters }) = cli.command {
         return bench_filter(json, iters);
+    }
+    if let Command::Bench(BenchCmd::Cache { signals: 0, .. }) = cli.command {
+        eprintln!("error: --signals must be at least 1");
+        return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -41,7 +46,8 @@ fn main() -> ExitCode {
             Command::Jobs(r) => commands::jobs(r).await,
             Command::Cancel(c) => commands::cancel(c).await,
             Command::Workers(r) => commands::workers(r).await,
-            Command::Bench(_) => unreachable!("handled above"),
+            Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
+            Command::Bench(BenchCmd::Filter { .. }) => unreachable!("handled above"),
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

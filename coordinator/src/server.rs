@@ -67,6 +67,7 @@ pub async fn serve_coordinator(
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let result = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(InterceptedService::new(clients, check.clone()))
