@@ -4,13 +4,14 @@
 //!
 //! A tour of [`engine`], the matched-filter engine:
 //!
-//! * [`engine::template`], [`engine::normsq`], [`engine::normtemplate`], [`engine::maxsnr`]: the
+//! * [`engine::template()`], [`engine::normsq`], [`engine::normtemplate`], [`engine::maxsnr`]: the
 //!   seed's numpy module, reproduced to ~1e-12 (tests/fixtures holds numpy's own numbers).
 //! * [`engine::signal`]: a signal from its parameters ([`chirpfarm_core::SignalSpec`]), so signals
 //!   never travel as arrays.
 //! * [`engine::Engine`]: the per-process workhorse. `filter_block(masses, signals, convention)`
 //!   filters a contiguous slice of the bank against a set of signals, parallel over templates
-//!   on the current rayon pool, with a bounded template cache and no per-template allocation.
+//!   on the current rayon pool, with a bounded template cache and no allocation per filtered
+//!   template (buffers are per thread).
 //! * [`engine::SingleFilter`] and [`engine::bench_per_template_seconds`]: one template at a time,
 //!   for benchmarks (`cargo bench -p chirpfarm-worker --bench filter`).
 //!

@@ -4,13 +4,17 @@
 //! |---|---|
 //! | [`grid`] | constants, the frequency grid, Mc-independent power tables (built once) |
 //! | [`trig`] | a branch-free, vectorisable `sincos` accurate to ~1 ulp |
-//! | [`template`] | `template`, `normsq`, `normtemplate`, delayed signals (numpy parity) |
+//! | [`template`](mod@template) | `template`, `normsq`, `normtemplate`, delayed signals (numpy parity) |
 //! | [`filter`] | the c2r plan, per-thread buffers, fused multiply → c2r → max scan, both SNR conventions |
 //! | [`cache`] | a bounded LRU cache of normalised templates |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
 //!
-//! Parity with the seed's numpy module (tests/fixtures): SNRs to ≤ 1e-12 relative, arrays to
-//! ~1e-12 of their largest value, lags exactly.
+//! Parity with the seed's numpy module (`tests/fixtures`, `worker/tests/parity.rs`): SNRs agree
+//! to ~3.5e-13 relative (tested at 1e-9), lags exactly, template arrays to ≤ 1 ulp of the phase
+//! at 40 Hz, i.e. ≤ 9.1e-13 of the array's largest |value| (tested at 1e-12).
+//!
+//! Cost per template (one thread, this project's 2-core AMD EPYC dev VM): ~0.28 ms to generate,
+//! ~0.37 ms to filter one signal (of which ~0.31 ms is the 2^17-point c2r FFT).
 
 pub mod batch;
 pub mod cache;
