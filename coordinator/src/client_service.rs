@@ -74,9 +74,16 @@ impl Client for ClientService {
         &self,
         request: Request<v1::SubmitRequest>,
     ) -> Result<Response<v1::SubmitResponse>, Status> {
+        if self.coord.is_closing() {
+            return Err(Status::unavailable(
+                "the coordinator is shutting down; submit again when it is back",
+            ));
+        }
         let req = request.into_inner();
         let spec = chirpfarm_proto::spec_from_proto(req.spec.as_ref()).map_err(spec_status)?;
-        let masses = spec.validate(&self.coord.config.limits).map_err(spec_status)?;
+        let masses = spec
+            .validate(&self.coord.config.limits)
+            .map_err(spec_status)?;
         let templates = masses.len() as u64;
         let mut inner = self.coord.lock();
         let workers = inner.sessions.len();
@@ -86,9 +93,7 @@ impl Client for ClientService {
             ));
         }
         let chunk = match (req.chunk_size, self.coord.config.chunk_size) {
-            (0, None) => {
-                crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers)
-            }
+            (0, None) => crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers),
             (0, Some(c)) => c,
             (c, _) => c,
         };
@@ -143,6 +148,7 @@ impl Client for ClientService {
         };
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let coord = self.coord.clone();
+        let mut closing = self.coord.closing();
         tokio::spawn(async move {
             let mut cursor = req.cursor;
             let mut last_done = u64::MAX;
@@ -160,7 +166,9 @@ impl Client for ClientService {
                     })
                 };
                 let Some((blocks, progress, finished)) = snapshot else {
-                    let _ = tx.send(Err(Status::not_found(format!("{id} was removed")))).await;
+                    let _ = tx
+                        .send(Err(Status::not_found(format!("{id} was removed"))))
+                        .await;
                     return;
                 };
                 let mut events = Vec::new();
@@ -182,8 +190,15 @@ impl Client for ClientService {
                         return; // the client went away
                     }
                 }
-                if done || changes.changed().await.is_err() {
+                if done {
                     return;
+                }
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return },
+                    _ = async { let _ = closing.wait_for(|c| *c).await; } => {
+                        let _ = tx.send(Err(Status::unavailable("the coordinator is shutting down; reconnect to resume"))).await;
+                        return;
+                    }
                 }
             }
         });
@@ -227,7 +242,8 @@ impl Client for ClientService {
                 state.as_str_name()
             )));
         }
-        self.coord.apply(&mut inner, Event::CancelJob { job: id }, None);
+        self.coord
+            .apply(&mut inner, Event::CancelJob { job: id }, None);
         let rec = &inner.jobs[&id];
         Ok(Response::new(job_info(&inner, id, rec)))
     }

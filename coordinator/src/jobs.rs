@@ -80,7 +80,8 @@ impl JobRecord {
         stored: &v1::StoredJob,
         blocks: Vec<(u32, v1::ResultBlock)>,
     ) -> Result<(JobRecord, Vec<u32>), String> {
-        let spec = chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
+        let spec =
+            chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
         let mut rec = JobRecord::new(spec, stored.templates, stored.chunk);
         let from_ms = |ms: u64| UNIX_EPOCH + std::time::Duration::from_millis(ms);
         rec.submitted = from_ms(stored.submitted_unix_ms);
@@ -118,7 +119,11 @@ impl JobRecord {
         if slot.is_none() {
             self.templates_done += block.count as u64;
             *slot = Some(Arc::new(block));
-            while self.blocks.get(self.contiguous).is_some_and(|b| b.is_some()) {
+            while self
+                .blocks
+                .get(self.contiguous)
+                .is_some_and(|b| b.is_some())
+            {
                 self.contiguous += 1;
             }
             self.notify.send_modify(|v| *v += 1);
@@ -242,14 +247,20 @@ mod tests {
         };
         let mut j = JobRecord::new(spec, 25, 10);
         j.store(1, block(10, 10));
-        assert!(j.blocks_from(0).is_empty(), "task 0 missing: nothing released");
+        assert!(
+            j.blocks_from(0).is_empty(),
+            "task 0 missing: nothing released"
+        );
         j.store(0, block(0, 10));
         j.store(2, block(20, 5));
         assert_eq!(j.released(), 25);
         let from7 = j.blocks_from(7);
         assert_eq!(from7[0].start, 7);
         assert_eq!(from7[0].signals[0].snr[0], 7.0);
-        let all: Vec<f64> = from7.iter().flat_map(|b| b.signals[0].snr.clone()).collect();
+        let all: Vec<f64> = from7
+            .iter()
+            .flat_map(|b| b.signals[0].snr.clone())
+            .collect();
         assert_eq!(all, (7..25).map(|i| i as f64).collect::<Vec<_>>());
     }
 }

@@ -35,6 +35,12 @@ struct Args {
     /// How long finished jobs are kept before removal: a number with a unit, s, m, h or d.
     #[arg(long, default_value = "7d", value_parser = parse_duration)]
     retention: std::time::Duration,
+    /// Do not run speculative copies of straggling tasks on idle workers.
+    #[arg(long)]
+    no_speculation: bool,
+    /// On SIGTERM/Ctrl-C, how many seconds running tasks may take to finish before exiting.
+    #[arg(long, default_value_t = 10.0)]
+    shutdown_grace: f64,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: LogFormat,
@@ -55,7 +61,11 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "m" => 60.0,
         "h" => 3600.0,
         "d" => 86400.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, m, h or d")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
+            ))
+        }
     };
     if !(n.is_finite() && n >= 0.0) {
         return Err(format!("{text:?} must be a non-negative duration"));
@@ -69,6 +79,10 @@ async fn main() -> ExitCode {
     logging::init(args.log_format, "info");
     if !(args.heartbeat_timeout.is_finite() && args.heartbeat_timeout > 0.0) {
         eprintln!("error: --heartbeat-timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    if !(args.shutdown_grace.is_finite() && args.shutdown_grace >= 0.0) {
+        eprintln!("error: --shutdown-grace must be a non-negative number of seconds");
         return ExitCode::from(2);
     }
     if args.chunk_size == Some(0) {
@@ -92,13 +106,18 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(address = %addr, auth = token.is_some(), "chirpfarm-coordinator listening on {addr}");
     let config = CoordinatorConfig {
         scheduler: Config {
             heartbeat_timeout_ms: (args.heartbeat_timeout * 1000.0) as u64,
+            speculate: !args.no_speculation,
         },
-        heartbeat_interval_ms: ((args.heartbeat_timeout * 1000.0) / 5.0).clamp(100.0, 1000.0) as u32,
+        heartbeat_interval_ms: ((args.heartbeat_timeout * 1000.0) / 5.0).clamp(100.0, 1000.0)
+            as u32,
         chunk_size: args.chunk_size,
         limits: chirpfarm_core::Limits {
             max_templates: args.max_templates,
@@ -106,8 +125,11 @@ async fn main() -> ExitCode {
         },
         data_dir: args.data_dir.clone(),
         retention: args.retention,
+        shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
     };
-    match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal()).await {
+    match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal())
+        .await
+    {
         Ok(()) => {
             tracing::info!("coordinator stopped");
             ExitCode::SUCCESS

@@ -8,10 +8,10 @@ use chirpfarm_proto::auth::TokenCheck;
 use chirpfarm_proto::v1::client_server::ClientServer;
 use chirpfarm_proto::v1::worker_session_server::WorkerSessionServer;
 use std::future::Future;
-use tonic::service::interceptor::InterceptedService;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::interceptor::InterceptedService;
 
 /// Largest gRPC message accepted or sent (result blocks of big multi-signal tasks).
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -74,8 +74,8 @@ pub async fn serve_coordinator(
         .add_service(InterceptedService::new(workers, check))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
             shutdown.await;
-            tracing::info!("shutting down: telling workers to drain");
-            coord.drain_workers();
+            tracing::info!("shutting down: no new submissions; letting running tasks finish");
+            coord.shutdown().await;
         })
         .await;
     ticker.abort();

@@ -6,8 +6,8 @@
 //! worker sessions, results stored, watchers woken. The lock is never held across an `.await`.
 
 use crate::jobs::JobRecord;
-use crate::store::Store;
 use crate::scheduler::{Action, Config, Event, JobId, Outcome, Scheduler, WorkerId};
+use crate::store::Store;
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::coordinator_message::Msg;
 use std::collections::HashMap;
@@ -34,6 +34,8 @@ pub struct CoordinatorConfig {
     pub data_dir: Option<std::path::PathBuf>,
     /// How long finished jobs are kept before they are removed.
     pub retention: std::time::Duration,
+    /// On shutdown, how long running leases may take to finish.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -45,6 +47,7 @@ impl Default for CoordinatorConfig {
             limits: chirpfarm_core::Limits::default(),
             data_dir: None,
             retention: std::time::Duration::from_secs(7 * 24 * 3600),
+            shutdown_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -90,6 +93,8 @@ pub struct Coordinator {
     started: Instant,
     /// Its settings.
     pub config: Arc<CoordinatorConfig>,
+    /// Flips to `true` when shutdown begins: submissions are refused and watch streams end.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Coordinator {
@@ -107,6 +112,7 @@ impl Coordinator {
             })),
             started: Instant::now(),
             config: Arc::new(config),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 
@@ -124,7 +130,13 @@ impl Coordinator {
         let attempt_base = crate::jobs::unix_ms(std::time::SystemTime::now()).saturating_mul(1000);
         let (mut resumed, mut kept) = (0, 0);
         for r in recovered {
-            let Some(id) = r.meta.job_id.strip_prefix("job-").and_then(|n| n.parse().ok()).map(JobId) else {
+            let Some(id) = r
+                .meta
+                .job_id
+                .strip_prefix("job-")
+                .and_then(|n| n.parse().ok())
+                .map(JobId)
+            else {
                 continue;
             };
             let (rec, done) = match JobRecord::restore(&r.meta, r.blocks) {
@@ -278,7 +290,9 @@ impl Coordinator {
         text.strip_prefix("job-")
             .and_then(|n| n.parse().ok())
             .map(JobId)
-            .ok_or_else(|| Status::invalid_argument(format!("{text:?} is not a job id (expected job-N)")))
+            .ok_or_else(|| {
+                Status::invalid_argument(format!("{text:?} is not a job id (expected job-N)"))
+            })
     }
 
     /// Periodic timer: lets the scheduler expire silent workers, and removes finished jobs older
@@ -317,6 +331,37 @@ fn send(inner: &mut Inner, worker: WorkerId, msg: Msg) {
 }
 
 impl Coordinator {
+    /// A receiver that turns `true` when shutdown begins.
+    pub fn closing(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_closing(&self) -> bool {
+        *self.closing.borrow()
+    }
+
+    /// Graceful shutdown: refuse submissions, end watch streams (clients reconnect later), stop
+    /// leasing, let running leases finish for up to the grace period, then release the workers.
+    /// Every accepted result is already on disk, so nothing needs flushing.
+    pub async fn shutdown(&self) {
+        self.closing.send_replace(true);
+        {
+            let mut inner = self.lock();
+            self.apply(&mut inner, Event::StopLeasing, None);
+        }
+        let deadline = Instant::now() + self.config.shutdown_grace;
+        loop {
+            let active = self.lock().sched.active_leases();
+            if active == 0 || Instant::now() >= deadline {
+                tracing::info!(unfinished_leases = active, "leases drained");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.drain_workers();
+    }
+
     /// Tells every worker the coordinator is going away and closes their sessions.
     pub fn drain_workers(&self) {
         let mut inner = self.lock();

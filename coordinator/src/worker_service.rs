@@ -26,7 +26,8 @@ impl WorkerService {
     }
 }
 
-type OutStream = Pin<Box<dyn futures::Stream<Item = Result<v1::CoordinatorMessage, Status>> + Send>>;
+type OutStream =
+    Pin<Box<dyn futures::Stream<Item = Result<v1::CoordinatorMessage, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl WorkerSession for WorkerService {
@@ -59,18 +60,27 @@ impl WorkerSession for WorkerService {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (worker, epoch) = {
             let mut inner = self.coord.lock();
-            // Re-attach under the old identity when the worker gives one we issued.
-            let worker = register
+            // Re-attach under the identity the worker gives (after a reconnect or a coordinator
+            // restart) unless a live session already uses it; otherwise issue a fresh one.
+            let claimed = register
                 .worker_id
                 .strip_prefix("w-")
                 .and_then(|n| n.parse::<u64>().ok())
-                .filter(|n| *n < inner.next_worker)
-                .map(WorkerId)
-                .unwrap_or_else(|| {
+                .filter(|n| !inner.sessions.contains_key(&WorkerId(*n)));
+            let worker = match claimed {
+                Some(n) => {
+                    inner.next_worker = inner.next_worker.max(n + 1);
+                    WorkerId(n)
+                }
+                None => {
+                    while inner.sessions.contains_key(&WorkerId(inner.next_worker)) {
+                        inner.next_worker += 1;
+                    }
                     let id = WorkerId(inner.next_worker);
                     inner.next_worker += 1;
                     id
-                });
+                }
+            };
             let epoch = inner.next_epoch;
             inner.next_epoch += 1;
             tracing::info!(%worker, name = %register.name, host = %register.host, threads = register.threads, "worker registered");
@@ -81,6 +91,14 @@ impl WorkerSession for WorkerService {
                 })),
             }));
             let cache_capacity = register.cache_capacity_templates;
+            let in_flight: Vec<(JobId, u32, u64)> = register
+                .in_flight
+                .iter()
+                .filter_map(|t| {
+                    let job = Coordinator::parse_job_id(&t.job_id).ok()?;
+                    Some((job, u32::try_from(t.task).ok()?, t.attempt))
+                })
+                .collect();
             inner.sessions.insert(
                 worker,
                 Session {
@@ -96,6 +114,7 @@ impl WorkerSession for WorkerService {
                 Event::WorkerJoined {
                     worker,
                     cache_capacity,
+                    in_flight,
                 },
                 None,
             );
@@ -114,7 +133,11 @@ impl WorkerSession for WorkerService {
                 }
             }
             let mut inner = coord.lock();
-            if inner.sessions.get(&worker).is_some_and(|s| s.epoch == epoch) {
+            if inner
+                .sessions
+                .get(&worker)
+                .is_some_and(|s| s.epoch == epoch)
+            {
                 inner.sessions.remove(&worker);
                 tracing::info!(%worker, "worker disconnected; its tasks go back to the queue");
                 coord.apply(&mut inner, Event::WorkerLost { worker }, None);
@@ -203,8 +226,7 @@ fn check_result(
         .task_range(job, r.task as u32)
         .ok_or("unknown task")?;
     let ok = r.signals.len() == rec.spec.signals.len()
-        && r
-            .signals
+        && r.signals
             .iter()
             .all(|s| s.snr.len() == count as usize && s.lag_seconds.len() == count as usize);
     if !ok {

@@ -13,7 +13,7 @@ use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::coordinator_message::Msg as In;
 use chirpfarm_proto::v1::worker_message::Msg as Out;
 use chirpfarm_proto::v1::worker_session_client::WorkerSessionClient;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -103,9 +103,8 @@ struct JobCtx {
 
 /// A finished computation, handed back from the rayon pool to the session loop.
 struct Done {
-    job_id: String,
-    task: u64,
-    attempt: u64,
+    /// (job id, task, attempt).
+    key: (String, u64, u64),
     outcome: Result<Vec<Vec<TemplateResult>>, String>,
     seconds: f64,
     generated: u64,
@@ -153,19 +152,21 @@ pub async fn run_with(
     });
     let mut backoff = Duration::from_millis(100);
     let mut worker_id = String::new();
+    let mut daemon = Daemon::new(&config, pool, engine, stop_rx.clone());
     loop {
+        daemon.collect_offline();
         if *stop_rx.borrow() {
-            return Ok(());
+            daemon.draining_since.get_or_insert_with(Instant::now);
+            if daemon.finished_draining() {
+                return Ok(());
+            }
         }
         let started = Instant::now();
         let end = match endpoint.connect().await {
-            Ok(channel) => {
-                let mut s = Session::new(&config, pool.clone(), engine.clone(), stop_rx.clone());
-                let end = s.run(channel, &mut worker_id).await?;
-                end
-            }
+            Ok(channel) => daemon.session(channel, &mut worker_id).await?,
             Err(e) => SessionEnd::Reconnect(format!("cannot connect: {e}")),
         };
+        daemon.collect_offline();
         match end {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Reconnect(why) => {
@@ -176,7 +177,7 @@ pub async fn run_with(
                 let mut stop = stop_rx.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = stop.wait_for(|s| *s) => return Ok(()),
+                    _ = stop.wait_for(|s| *s), if daemon.draining_since.is_none() => {}
                 }
                 backoff = (backoff * 2).min(config.max_backoff);
             }
@@ -184,36 +185,67 @@ pub async fn run_with(
     }
 }
 
-/// One connection's worth of state.
-struct Session<'a> {
+/// Jobs whose specs a worker keeps (the oldest without work in flight are forgotten first).
+const KEEP_JOBS: usize = 32;
+
+/// State that outlives a connection: jobs, tasks in flight and results not yet delivered, so a
+/// worker that reconnects (coordinator restart, network cut, SIGSTOP) re-attaches with them.
+struct Daemon<'a> {
     config: &'a WorkerConfig,
     pool: Arc<rayon::ThreadPool>,
     engine: Arc<Engine>,
     stop: tokio::sync::watch::Receiver<bool>,
     jobs: HashMap<String, Arc<JobCtx>>,
+    job_order: VecDeque<String>,
     in_flight: HashSet<(String, u64, u64)>,
     revoked: HashSet<(String, u64, u64)>,
+    /// Finished while disconnected: sent after re-registering.
+    undelivered: Vec<Done>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+    draining_since: Option<Instant>,
 }
 
-impl<'a> Session<'a> {
+type OutTx = mpsc::UnboundedSender<v1::WorkerMessage>;
+
+fn send(tx: &OutTx, m: Out) {
+    let _ = tx.send(v1::WorkerMessage { msg: Some(m) });
+}
+
+impl<'a> Daemon<'a> {
     fn new(
         config: &'a WorkerConfig,
         pool: Arc<rayon::ThreadPool>,
         engine: Arc<Engine>,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
-        Session {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Daemon {
             config,
             pool,
             engine,
             stop,
             jobs: HashMap::new(),
+            job_order: VecDeque::new(),
             in_flight: HashSet::new(),
             revoked: HashSet::new(),
+            undelivered: Vec::new(),
+            done_tx,
+            done_rx,
+            draining_since: None,
         }
     }
 
-    async fn run(
+    /// Whether shutdown was requested and nothing is left to report.
+    fn finished_draining(&self) -> bool {
+        self.draining_since.is_some_and(|since| {
+            (self.in_flight.is_empty() && self.undelivered.is_empty())
+                || since.elapsed() > self.config.shutdown_grace
+        })
+    }
+
+    /// One connection: register (re-attaching with in-flight work), then serve until it ends.
+    async fn session(
         &mut self,
         channel: tonic::transport::Channel,
         worker_id: &mut String,
@@ -222,11 +254,19 @@ impl<'a> Session<'a> {
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<v1::WorkerMessage>();
-        let send = |tx: &mpsc::UnboundedSender<v1::WorkerMessage>, m: Out| {
-            let _ = tx.send(v1::WorkerMessage { msg: Some(m) });
-        };
         let template_bytes = crate::engine::NF * std::mem::size_of::<num_complex::Complex64>();
-        let cache_capacity = (self.config.cache_bytes / template_bytes) as u64;
+        let in_flight: Vec<v1::TaskRef> = self
+            .in_flight
+            .iter()
+            .filter(|k| !self.revoked.contains(*k))
+            .chain(self.undelivered.iter().map(|d| &d.key))
+            .map(|(job_id, task, attempt)| v1::TaskRef {
+                job_id: job_id.clone(),
+                task: *task,
+                attempt: *attempt,
+            })
+            .collect();
+        let holding = in_flight.len() as u32;
         send(
             &out_tx,
             Out::Register(v1::Register {
@@ -236,61 +276,90 @@ impl<'a> Session<'a> {
                 threads: self.config.threads as u32,
                 build_version: chirpfarm_proto::BUILD_VERSION.into(),
                 worker_id: worker_id.clone(),
-                in_flight: vec![],
-                cache_capacity_templates: cache_capacity,
+                in_flight,
+                cache_capacity_templates: (self.config.cache_bytes / template_bytes) as u64,
             }),
         );
         let mut req = tonic::Request::new(UnboundedReceiverStream::new(out_rx));
         chirpfarm_proto::auth::attach_token(&mut req, self.config.token.as_deref());
         let mut inbound = match client.session(req).await {
             Ok(r) => r.into_inner(),
-            Err(s) if matches!(s.code(), Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied) => {
+            Err(s)
+                if matches!(
+                    s.code(),
+                    Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied
+                ) =>
+            {
                 return Err(DaemonError::Refused(s.message().to_string()))
             }
-            Err(s) => return Ok(SessionEnd::Reconnect(format!("session refused: {}", s.message()))),
+            Err(s) => {
+                return Ok(SessionEnd::Reconnect(format!(
+                    "session refused: {}",
+                    s.message()
+                )))
+            }
         };
         let heartbeat_every = match inbound.message().await {
-            Ok(Some(v1::CoordinatorMessage { msg: Some(In::Registered(r)) })) => {
+            Ok(Some(v1::CoordinatorMessage {
+                msg: Some(In::Registered(r)),
+            })) => {
                 *worker_id = r.worker_id;
                 Duration::from_millis(r.heartbeat_interval_ms.max(50) as u64)
             }
-            Ok(_) => return Ok(SessionEnd::Reconnect("coordinator did not confirm registration".into())),
-            Err(s) => return Ok(SessionEnd::Reconnect(format!("registration failed: {}", s.message()))),
+            Ok(_) => {
+                return Ok(SessionEnd::Reconnect(
+                    "coordinator did not confirm registration".into(),
+                ))
+            }
+            Err(s) => {
+                return Ok(SessionEnd::Reconnect(format!(
+                    "registration failed: {}",
+                    s.message()
+                )))
+            }
         };
-        tracing::info!(worker = %worker_id, coordinator = %self.config.coordinator, threads = self.config.threads, "registered");
-        send(&out_tx, Out::Credit(v1::Credit { credits: self.config.credits }));
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        tracing::info!(worker = %worker_id, coordinator = %self.config.coordinator, threads = self.config.threads, reattached = holding, "registered");
+        // Results that finished while we were away go first; the coordinator adopted their
+        // leases (or revoked them) when we registered.
+        for done in self.undelivered.drain(..) {
+            send(&out_tx, result_message(done));
+        }
+        if self.draining_since.is_none() {
+            let credits = self
+                .config
+                .credits
+                .saturating_sub(self.in_flight.len() as u32);
+            if credits > 0 {
+                send(&out_tx, Out::Credit(v1::Credit { credits }));
+            }
+        }
         let mut heartbeat = tokio::time::interval(heartbeat_every);
-        let mut draining_since: Option<Instant> = None;
         let mut stop = self.stop.clone();
         loop {
-            if let Some(since) = draining_since {
-                if self.in_flight.is_empty() || since.elapsed() > self.config.shutdown_grace {
-                    tracing::info!(handed_back = self.in_flight.len(), "worker stopping");
-                    return Ok(SessionEnd::Shutdown);
-                }
+            if self.finished_draining() {
+                tracing::info!(handed_back = self.in_flight.len(), "worker stopping");
+                return Ok(SessionEnd::Shutdown);
             }
             tokio::select! {
                 _ = heartbeat.tick() => {
                     send(&out_tx, Out::Heartbeat(v1::Heartbeat { templates_cached: self.engine.cached_templates() as u64 }));
                 }
-                _ = stop.wait_for(|s| *s), if draining_since.is_none() => {
+                _ = stop.wait_for(|s| *s), if self.draining_since.is_none() => {
                     tracing::info!(in_flight = self.in_flight.len(), "shutdown requested: finishing current tasks");
-                    draining_since = Some(Instant::now());
+                    self.draining_since = Some(Instant::now());
                 }
-                Some(done) = done_rx.recv() => {
-                    let key = (done.job_id.clone(), done.task, done.attempt);
-                    self.in_flight.remove(&key);
-                    if !self.revoked.remove(&key) {
+                Some(done) = self.done_rx.recv() => {
+                    self.in_flight.remove(&done.key);
+                    if !self.revoked.remove(&done.key) {
                         send(&out_tx, result_message(done));
                     }
-                    if draining_since.is_none() {
+                    if self.draining_since.is_none() {
                         send(&out_tx, Out::Credit(v1::Credit { credits: 1 }));
                     }
                 }
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => {
-                        if let Some(end) = self.on_message(m, &out_tx, &done_tx) {
+                        if let Some(end) = self.on_message(m) {
                             return Ok(end);
                         }
                     }
@@ -301,51 +370,76 @@ impl<'a> Session<'a> {
         }
     }
 
-    fn on_message(
-        &mut self,
-        m: v1::CoordinatorMessage,
-        out_tx: &mpsc::UnboundedSender<v1::WorkerMessage>,
-        done_tx: &mpsc::UnboundedSender<Done>,
-    ) -> Option<SessionEnd> {
+    /// Collects results that finish while disconnected, so they can be delivered later.
+    fn collect_offline(&mut self) {
+        while let Ok(done) = self.done_rx.try_recv() {
+            self.in_flight.remove(&done.key);
+            if !self.revoked.remove(&done.key) {
+                self.undelivered.push(done);
+            }
+        }
+    }
+
+    fn on_message(&mut self, m: v1::CoordinatorMessage) -> Option<SessionEnd> {
         match m.msg? {
             In::Registered(_) => {}
-            In::Job(j) => {
-                let ctx = match chirpfarm_proto::spec_from_proto(j.spec.as_ref()) {
-                    Ok(spec) => JobCtx {
-                        masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
-                        spec,
-                    },
-                    Err(e) => JobCtx {
-                        spec: SearchSpec {
-                            bank: chirpfarm_core::BankSpec::List(vec![]),
-                            signals: vec![],
-                            convention: Default::default(),
-                        },
-                        masses: Err(e.to_string()),
-                    },
-                };
-                self.jobs.insert(j.job_id, Arc::new(ctx));
-            }
-            In::Lease(l) => self.start(l, done_tx),
+            In::Job(j) => self.add_job(j),
+            In::Lease(l) => self.start(l),
             In::Revoke(r) => {
                 let key = (r.job_id, r.task, r.attempt);
                 if self.in_flight.contains(&key) {
                     self.revoked.insert(key);
                 }
             }
-            In::Drain(_) => return Some(SessionEnd::Reconnect("coordinator is shutting down".into())),
+            In::Drain(_) => {
+                return Some(SessionEnd::Reconnect("coordinator is shutting down".into()))
+            }
         }
-        let _ = out_tx;
         None
     }
 
-    /// Starts a lease on the rayon pool; its outcome comes back through `done_tx`.
-    fn start(&mut self, l: v1::Lease, done_tx: &mpsc::UnboundedSender<Done>) {
+    fn add_job(&mut self, j: v1::JobSpec) {
+        if self.jobs.contains_key(&j.job_id) {
+            return;
+        }
+        let ctx = match chirpfarm_proto::spec_from_proto(j.spec.as_ref()) {
+            Ok(spec) => JobCtx {
+                masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
+                spec,
+            },
+            Err(e) => JobCtx {
+                spec: SearchSpec {
+                    bank: chirpfarm_core::BankSpec::List(vec![]),
+                    signals: vec![],
+                    convention: Default::default(),
+                },
+                masses: Err(e.to_string()),
+            },
+        };
+        self.jobs.insert(j.job_id.clone(), Arc::new(ctx));
+        self.job_order.push_back(j.job_id);
+        while self.job_order.len() > KEEP_JOBS {
+            let busy = |id: &String| self.in_flight.iter().any(|k| &k.0 == id);
+            match self.job_order.iter().position(|id| !busy(id)) {
+                Some(i) => {
+                    if let Some(old) = self.job_order.remove(i) {
+                        self.jobs.remove(&old);
+                    }
+                }
+                None => break,
+            }
+        }
+    }
+
+    /// Starts a lease on the rayon pool; its outcome comes back through `done_rx`.
+    fn start(&mut self, l: v1::Lease) {
         let key = (l.job_id.clone(), l.task, l.attempt);
-        self.in_flight.insert(key);
+        if !self.in_flight.insert(key.clone()) {
+            return; // already running this very attempt (re-attached)
+        }
         let job = self.jobs.get(&l.job_id).cloned();
         let engine = self.engine.clone();
-        let done_tx = done_tx.clone();
+        let done_tx = self.done_tx.clone();
         self.pool.spawn(move || {
             let t0 = Instant::now();
             let before = engine.templates_generated();
@@ -354,9 +448,7 @@ impl<'a> Session<'a> {
                 Some(job) => run_lease(&engine, &job, l.start, l.count),
             };
             let _ = done_tx.send(Done {
-                job_id: l.job_id,
-                task: l.task,
-                attempt: l.attempt,
+                key,
                 outcome,
                 seconds: t0.elapsed().as_secs_f64(),
                 generated: engine.templates_generated().saturating_sub(before),
@@ -373,9 +465,14 @@ fn run_lease(
     count: u32,
 ) -> Result<Vec<Vec<TemplateResult>>, String> {
     let masses = job.masses.as_ref().map_err(|e| e.clone())?;
-    let end = start.checked_add(count as u64).filter(|e| *e <= masses.len() as u64);
+    let end = start
+        .checked_add(count as u64)
+        .filter(|e| *e <= masses.len() as u64);
     let Some(end) = end else {
-        return Err(format!("lease {start}+{count} is outside the bank of {}", masses.len()));
+        return Err(format!(
+            "lease {start}+{count} is outside the bank of {}",
+            masses.len()
+        ));
     };
     let slice = &masses[start as usize..end as usize];
     std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -392,11 +489,12 @@ fn run_lease(
 }
 
 fn result_message(done: Done) -> Out {
+    let (job_id, task, attempt) = done.key;
     match done.outcome {
         Ok(per_signal) => Out::Result(v1::TaskResult {
-            job_id: done.job_id,
-            task: done.task,
-            attempt: done.attempt,
+            job_id,
+            task,
+            attempt,
             signals: per_signal
                 .into_iter()
                 .map(|rs| v1::SignalBlock {
@@ -408,9 +506,9 @@ fn result_message(done: Done) -> Out {
             templates_generated: done.generated,
         }),
         Err(reason) => Out::Failed(v1::TaskFailed {
-            job_id: done.job_id,
-            task: done.task,
-            attempt: done.attempt,
+            job_id,
+            task,
+            attempt,
             reason,
         }),
     }

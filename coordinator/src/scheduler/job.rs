@@ -67,8 +67,8 @@ pub(super) struct Task {
     pub start: u64,
     pub count: u32,
     pub state: TaskState,
-    /// Active leases: (worker, attempt).
-    pub leases: Vec<(WorkerId, u64)>,
+    /// Active leases: (worker, attempt, leased at ms).
+    pub leases: Vec<(WorkerId, u64, u64)>,
     /// Executing failures so far.
     pub failures: u32,
     /// Workers on which it failed (retries prefer others).
@@ -76,19 +76,14 @@ pub(super) struct Task {
 }
 
 impl Task {
-    /// Removes an active lease; false if that attempt was not active.
-    pub fn remove_lease(&mut self, worker: WorkerId, attempt: u64) -> bool {
-        match self
+    /// Removes an active lease and returns when it was leased; `None` if that attempt was not
+    /// active.
+    pub fn remove_lease(&mut self, worker: WorkerId, attempt: u64) -> Option<u64> {
+        let i = self
             .leases
             .iter()
-            .position(|&(w, a)| w == worker && a == attempt)
-        {
-            Some(i) => {
-                self.leases.swap_remove(i);
-                true
-            }
-            None => false,
-        }
+            .position(|&(w, a, _)| w == worker && a == attempt)?;
+        Some(self.leases.swap_remove(i).2)
     }
 }
 
@@ -104,6 +99,9 @@ pub(super) struct Job {
     pub next_attempt: u64,
     pub attempts: u32,
     pub failures: u32,
+    /// Sum and count of accepted tasks' run times, for straggler detection.
+    pub run_ms_sum: u64,
+    pub run_count: u32,
 }
 
 impl Job {
@@ -139,7 +137,14 @@ impl Job {
             next_attempt: 1,
             attempts: 0,
             failures: 0,
+            run_ms_sum: 0,
+            run_count: 0,
         }
+    }
+
+    /// Mean run time of the accepted tasks so far, if any.
+    pub fn mean_run_ms(&self) -> Option<u64> {
+        (self.run_count > 0).then(|| self.run_ms_sum / self.run_count as u64)
     }
 
     /// The task containing bank index `template`, if any.

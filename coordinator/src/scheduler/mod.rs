@@ -30,11 +30,16 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
-pub use job::{JobState, Outcome, TaskState};
 use job::Job;
+pub use job::{JobState, Outcome, TaskState};
 use worker::Worker;
+
+/// A lease running this many times the job's mean task time is a straggler.
+pub const STRAGGLER_FACTOR: u64 = 3;
+/// Leases younger than this are never considered stragglers.
+pub const MIN_STRAGGLER_MS: u64 = 1000;
 
 /// Executing attempts of one task that may fail before its job fails.
 pub const MAX_TASK_FAILURES: u32 = 3;
@@ -90,12 +95,15 @@ pub enum Event {
         /// First attempt id to use.
         attempt_base: u64,
     },
-    /// A worker registered (or re-registered after a reconnect).
+    /// A worker registered, or re-attached after a reconnect with the leases it still holds
+    /// (running or finished but not yet reported).
     WorkerJoined {
         /// Its identity.
         worker: WorkerId,
         /// How many templates its cache holds (0 = no affinity).
         cache_capacity: u64,
+        /// Leases the worker reports holding: (job, task, attempt).
+        in_flight: Vec<(JobId, u32, u64)>,
     },
     /// The worker can take `credits` more tasks.
     Credit {
@@ -145,6 +153,8 @@ pub enum Event {
     },
     /// Time passed; check heartbeat deadlines.
     Tick,
+    /// The coordinator is shutting down: lease nothing more (running leases may finish).
+    StopLeasing,
 }
 
 /// Something the shell must do.
@@ -209,12 +219,15 @@ pub enum Action {
 pub struct Config {
     /// A worker silent for longer than this is considered lost.
     pub heartbeat_timeout_ms: u64,
+    /// Run speculative copies of straggling tasks on idle workers.
+    pub speculate: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             heartbeat_timeout_ms: 5_000,
+            speculate: true,
         }
     }
 }
@@ -227,7 +240,14 @@ pub struct Scheduler {
     /// Jobs with pending tasks, in round-robin order.
     rotation: VecDeque<JobId>,
     workers: BTreeMap<WorkerId, Worker>,
+    /// Workers that left, kept for their affinity memory should they come back.
+    departed: HashMap<WorkerId, Worker>,
+    /// No more leases (shutting down).
+    stopped: bool,
 }
+
+/// Departed workers remembered for affinity.
+const MAX_DEPARTED: usize = 1024;
 
 impl Scheduler {
     /// An empty scheduler.
@@ -237,6 +257,8 @@ impl Scheduler {
             jobs: BTreeMap::new(),
             rotation: VecDeque::new(),
             workers: BTreeMap::new(),
+            departed: HashMap::new(),
+            stopped: false,
         }
     }
 
@@ -298,13 +320,21 @@ impl Scheduler {
             Event::WorkerJoined {
                 worker,
                 cache_capacity,
+                in_flight,
             } => {
                 if self.workers.contains_key(&worker) {
                     // A reconnect under the same identity: the old session's leases are gone.
                     self.lose_worker(worker, &mut out);
+                    self.workers.remove(&worker);
                 }
-                self.workers
-                    .insert(worker, Worker::new(cache_capacity, now_ms));
+                let mut w = Worker::new(cache_capacity, now_ms);
+                if let Some(old) = self.departed.remove(&worker) {
+                    w.inherit_affinity(old);
+                }
+                self.workers.insert(worker, w);
+                for (job, task, attempt) in in_flight {
+                    self.adopt(worker, job, task, attempt, now_ms, &mut out);
+                }
             }
             Event::Credit { worker, credits } => {
                 if let Some(w) = self.workers.get_mut(&worker) {
@@ -317,7 +347,7 @@ impl Scheduler {
                 job,
                 task,
                 attempt,
-            } => self.on_completed(worker, job, task, attempt, &mut out),
+            } => self.on_completed(now_ms, worker, job, task, attempt, &mut out),
             Event::TaskFailed {
                 worker,
                 job,
@@ -327,13 +357,14 @@ impl Scheduler {
             } => self.on_failed(worker, job, task, attempt, reason, &mut out),
             Event::WorkerLost { worker } => {
                 self.lose_worker(worker, &mut out);
-                self.workers.remove(&worker);
+                self.depart(worker);
             }
             Event::CancelJob { job } => {
                 if self.jobs.get(&job).is_some_and(|j| !j.state.is_final()) {
                     self.finish_job(job, Outcome::Cancelled, &mut out);
                 }
             }
+            Event::StopLeasing => self.stopped = true,
             Event::Tick => {
                 let timeout = self.config.heartbeat_timeout_ms;
                 let dead: Vec<WorkerId> = self
@@ -344,17 +375,18 @@ impl Scheduler {
                     .collect();
                 for worker in dead {
                     self.lose_worker(worker, &mut out);
-                    self.workers.remove(&worker);
+                    self.depart(worker);
                     out.push(Action::DropWorker { worker });
                 }
             }
         }
-        self.dispatch(&mut out);
+        self.dispatch(now_ms, &mut out);
         out
     }
 
     fn on_completed(
         &mut self,
+        now_ms: u64,
         worker: WorkerId,
         job_id: JobId,
         task: u32,
@@ -367,9 +399,9 @@ impl Scheduler {
         let Some(t) = job.tasks.get_mut(task as usize) else {
             return;
         };
-        if !t.remove_lease(worker, attempt) {
+        let Some(leased_at) = t.remove_lease(worker, attempt) else {
             return; // expired, revoked or duplicate attempt: drop it
-        }
+        };
         if let Some(w) = self.workers.get_mut(&worker) {
             w.leases.remove(&(job_id, task, attempt));
             w.tasks_done += 1;
@@ -379,11 +411,13 @@ impl Scheduler {
             return;
         }
         // First valid result wins; revoke any speculative copies.
-        let others: Vec<(WorkerId, u64)> = t.leases.drain(..).collect();
+        let others: Vec<(WorkerId, u64, u64)> = t.leases.drain(..).collect();
         t.state = TaskState::Done;
         job.done += 1;
+        job.run_ms_sum += now_ms.saturating_sub(leased_at);
+        job.run_count += 1;
         out.push(Action::Accept { job: job_id, task });
-        for (w, a) in others {
+        for (w, a, _) in others {
             if let Some(wk) = self.workers.get_mut(&w) {
                 wk.leases.remove(&(job_id, task, a));
             }
@@ -414,7 +448,7 @@ impl Scheduler {
         let Some(t) = job.tasks.get_mut(task as usize) else {
             return;
         };
-        if !t.remove_lease(worker, attempt) {
+        if t.remove_lease(worker, attempt).is_none() {
             return;
         }
         if let Some(w) = self.workers.get_mut(&worker) {
@@ -438,6 +472,63 @@ impl Scheduler {
             t.state = TaskState::Pending;
             job.pending.insert(task);
         }
+    }
+
+    /// Removes a worker, remembering which bank blocks it held in case it comes back.
+    fn depart(&mut self, worker: WorkerId) {
+        if let Some(w) = self.workers.remove(&worker) {
+            if self.departed.len() >= MAX_DEPARTED {
+                if let Some(k) = self.departed.keys().next().copied() {
+                    self.departed.remove(&k);
+                }
+            }
+            self.departed.insert(worker, w);
+        }
+    }
+
+    /// Re-attaches a lease a returning worker still holds: it becomes an active lease again if
+    /// its task still needs a result (alongside any newer attempt: the first result wins);
+    /// otherwise the worker is told to drop it.
+    fn adopt(
+        &mut self,
+        worker: WorkerId,
+        job_id: JobId,
+        task: u32,
+        attempt: u64,
+        now_ms: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let usable = self.jobs.get(&job_id).is_some_and(|j| {
+            !j.state.is_final()
+                && attempt < j.next_attempt
+                && j.tasks
+                    .get(task as usize)
+                    .is_some_and(|t| t.state != TaskState::Done)
+        });
+        if !usable {
+            out.push(Action::Revoke {
+                worker,
+                job: job_id,
+                task,
+                attempt,
+            });
+            return;
+        }
+        let job = self.jobs.get_mut(&job_id).expect("checked above");
+        let t = &mut job.tasks[task as usize];
+        if !t
+            .leases
+            .iter()
+            .any(|&(w, a, _)| w == worker && a == attempt)
+        {
+            t.leases.push((worker, attempt, now_ms));
+        }
+        t.state = TaskState::Leased;
+        job.pending.remove(&task);
+        job.state = JobState::Running;
+        let w = self.workers.get_mut(&worker).expect("just inserted");
+        w.leases.insert((job_id, task, attempt));
+        w.known_jobs.insert(job_id);
     }
 
     /// Puts a worker's leases back; the worker entry itself is left to the caller.
@@ -471,7 +562,7 @@ impl Scheduler {
         job.state = outcome.state();
         job.pending.clear();
         for (idx, t) in job.tasks.iter_mut().enumerate() {
-            for (w, a) in t.leases.drain(..) {
+            for (w, a, _) in t.leases.drain(..) {
                 if let Some(wk) = self.workers.get_mut(&w) {
                     wk.leases.remove(&(job_id, idx as u32, a));
                 }
@@ -494,7 +585,10 @@ impl Scheduler {
     }
 
     /// Hands out tasks to workers with credits: round-robin over jobs, affinity within a job.
-    fn dispatch(&mut self, out: &mut Vec<Action>) {
+    fn dispatch(&mut self, now_ms: u64, out: &mut Vec<Action>) {
+        if self.stopped {
+            return;
+        }
         let worker_ids: Vec<WorkerId> = self
             .workers
             .iter()
@@ -503,7 +597,8 @@ impl Scheduler {
             .collect();
         for wid in worker_ids {
             while self.workers[&wid].credits > 0 {
-                let Some((job_id, task)) = self.pick(wid) else {
+                let Some((job_id, task)) = self.pick(wid).or_else(|| self.straggler(wid, now_ms))
+                else {
                     break;
                 };
                 let job = self.jobs.get_mut(&job_id).expect("picked job exists");
@@ -514,7 +609,7 @@ impl Scheduler {
                 job.attempts += 1;
                 let t = &mut job.tasks[task as usize];
                 t.state = TaskState::Leased;
-                t.leases.push((wid, attempt));
+                t.leases.push((wid, attempt, now_ms));
                 let (start, count) = (t.start, t.count);
                 let w = self.workers.get_mut(&wid).expect("worker exists");
                 w.credits -= 1;
@@ -535,6 +630,35 @@ impl Scheduler {
                 });
             }
         }
+    }
+
+    /// A speculative copy for an idle worker: the oldest lone lease of a job with nothing
+    /// pending that has run for more than [`STRAGGLER_FACTOR`] times the job's mean task time
+    /// (and at least [`MIN_STRAGGLER_MS`]). The first result wins; the other copy is revoked.
+    fn straggler(&self, wid: WorkerId, now_ms: u64) -> Option<(JobId, u32)> {
+        if !self.config.speculate {
+            return None;
+        }
+        let mut best: Option<(u64, JobId, u32)> = None;
+        for job_id in &self.rotation {
+            let job = &self.jobs[job_id];
+            if !job.pending.is_empty() || job.state.is_final() {
+                continue;
+            }
+            let Some(mean) = job.mean_run_ms() else {
+                continue;
+            };
+            let threshold = (mean * STRAGGLER_FACTOR).max(MIN_STRAGGLER_MS);
+            for (i, t) in job.tasks.iter().enumerate() {
+                if let [(w, _, at)] = t.leases[..] {
+                    let age = now_ms.saturating_sub(at);
+                    if w != wid && age > threshold && best.is_none_or(|b| age > b.0) {
+                        best = Some((age, *job_id, i as u32));
+                    }
+                }
+            }
+        }
+        best.map(|(_, j, t)| (j, t))
     }
 
     /// Chooses the next (job, task) for a worker, rotating the job queue.
@@ -601,6 +725,11 @@ impl Scheduler {
             .get(&job)
             .and_then(|j| j.tasks.get(task as usize))
             .map(|t| (t.start, t.count))
+    }
+
+    /// Number of active leases over all workers.
+    pub fn active_leases(&self) -> usize {
+        self.workers.values().map(|w| w.leases.len()).sum()
     }
 
     /// Number of live workers.

@@ -35,6 +35,12 @@ impl Worker {
         }
     }
 
+    /// Takes over the affinity memory of this worker's previous incarnation.
+    pub fn inherit_affinity(&mut self, old: Worker) {
+        self.recent = old.recent;
+        self.held = old.held;
+    }
+
     /// Records that the worker computed templates `[start, start+count)` of a bank.
     pub fn remember(&mut self, bank_key: u64, start: u64, count: u32) {
         if self.capacity_blocks == 0 {
@@ -67,7 +73,7 @@ impl Worker {
             && self
                 .held
                 .range((bank_key, first)..(bank_key, last))
-            .next()
-            .is_some()
+                .next()
+                .is_some()
     }
 }
