@@ -11,7 +11,13 @@ use std::path::PathBuf;
 /// servers to start. With --coordinator (or CHIRPFARM_COORDINATOR) it submits to a running
 /// chirpfarm-coordinator and streams the results back in bank order.
 #[derive(Debug, Parser)]
-#[command(name = "chirpfarm", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "chirpfarm",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -54,7 +60,12 @@ pub struct Remote {
 pub struct SearchArgs {
     /// Template bank as START:STOP:STEP, built exactly like numpy.arange (stop excluded).
     /// Default: the seed's bank 0.8:1.74:0.01 (94 templates).
-    #[arg(long, value_name = "START:STOP:STEP", conflicts_with = "bank_file", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "START:STOP:STEP",
+        conflicts_with = "bank_file",
+        allow_hyphen_values = true
+    )]
     pub bank: Option<String>,
     /// Template bank from a file: one chirp mass (solar masses) per line; blank lines and lines
     /// starting with # are ignored.
@@ -63,7 +74,12 @@ pub struct SearchArgs {
     /// Signal chirp mass in solar masses; repeat or give a comma list (1.2,1.35). The signal is
     /// the seed's unnormalised template(Mc). Mc below about 0.69 makes the chirp longer than the
     /// 64 s segment, so it wraps around onto itself.
-    #[arg(long = "signal-mc", value_name = "MC", value_delimiter = ',', allow_hyphen_values = true)]
+    #[arg(
+        long = "signal-mc",
+        value_name = "MC",
+        value_delimiter = ',',
+        allow_hyphen_values = true
+    )]
     pub signal_mc: Vec<String>,
     /// Delay every signal by this many seconds (its coalescence time in the segment).
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]

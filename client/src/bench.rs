@@ -13,7 +13,9 @@ use std::time::Instant;
 
 /// Runs the cache benchmark and prints one JSON document.
 pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut rows = Vec::new();
     for bank_text in banks {
         let bank = BankSpec::parse_range(&bank_text)?;
@@ -41,19 +43,34 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
                     .await
                     .map_err(CliError::from_status)?
                     .into_inner();
-                collect(&conn, &sub.job_id, 1, masses.len() as u64, &Progress::new(0, true)).await?;
+                collect(
+                    &conn,
+                    &sub.job_id,
+                    1,
+                    masses.len() as u64,
+                    &Progress::new(0, true),
+                )
+                .await?;
                 times.push(t0.elapsed().as_secs_f64());
             }
             cluster.stop().await;
             let warm = &times[1..];
-            let mean_warm = if warm.is_empty() { times[0] } else { warm.iter().sum::<f64>() / warm.len() as f64 };
+            let mean_warm = if warm.is_empty() {
+                times[0]
+            } else {
+                warm.iter().sum::<f64>() / warm.len() as f64
+            };
             per_mode.insert(
                 mode.to_string(),
                 json!({ "first_signal_seconds": times[0], "mean_later_signal_seconds": mean_warm, "per_signal_seconds": times }),
             );
         }
-        let ratio = per_mode["uncached"]["mean_later_signal_seconds"].as_f64().unwrap_or(0.0)
-            / per_mode["cached"]["mean_later_signal_seconds"].as_f64().unwrap_or(1.0);
+        let ratio = per_mode["uncached"]["mean_later_signal_seconds"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / per_mode["cached"]["mean_later_signal_seconds"]
+                .as_f64()
+                .unwrap_or(1.0);
         rows.push(json!({
             "bank": bank_text,
             "templates": masses.len(),
@@ -63,6 +80,10 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
             "speedup_cached_vs_uncached": ratio,
         }));
     }
-    println!("{}", serde_json::to_string_pretty(&json!({ "benchmark": "template-cache", "results": rows })).unwrap_or_default());
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json!({ "benchmark": "template-cache", "results": rows }))
+            .unwrap_or_default()
+    );
     Ok(())
 }

@@ -17,14 +17,18 @@ fn token(remote: &Remote) -> Result<Option<String>, CliError> {
         Some(p) => chirpfarm_proto::auth::read_token_file(p)
             .map(Some)
             .map_err(CliError::Input),
-        None => Ok(std::env::var("CHIRPFARM_TOKEN").ok().filter(|t| !t.is_empty())),
+        None => Ok(std::env::var("CHIRPFARM_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())),
     }
 }
 
 /// Connects to the coordinator named by --coordinator / CHIRPFARM_COORDINATOR.
 async fn connect(remote: &Remote) -> Result<Conn, CliError> {
     let url = remote.coordinator.as_deref().ok_or_else(|| {
-        CliError::Input("no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into())
+        CliError::Input(
+            "no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into(),
+        )
     })?;
     Conn::connect(url, token(remote)?).await
 }
@@ -56,10 +60,18 @@ async fn wait_and_print(
     output: OutputArgs,
 ) -> Result<(), CliError> {
     let progress = Progress::new(masses.len() as u64, output.quiet);
-    let collected = collect(conn, job_id, spec.signals.len(), masses.len() as u64, &progress).await;
+    let collected = collect(
+        conn,
+        job_id,
+        spec.signals.len(),
+        masses.len() as u64,
+        &progress,
+    )
+    .await;
     progress.finish();
     let collected = collected?;
-    let state = v1::JobState::try_from(collected.finished.state).unwrap_or(v1::JobState::Unspecified);
+    let state =
+        v1::JobState::try_from(collected.finished.state).unwrap_or(v1::JobState::Unspecified);
     if state != v1::JobState::Succeeded {
         let why = if collected.finished.error.is_empty() {
             String::new()
@@ -68,7 +80,10 @@ async fn wait_and_print(
         };
         return Err(CliError::Failed(format!(
             "{job_id} ended {}{why}",
-            state.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase()
+            state
+                .as_str_name()
+                .trim_start_matches("JOB_STATE_")
+                .to_lowercase()
         )));
     }
     let report = Report {
@@ -103,7 +118,9 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
         Some(_) => (connect(&cmd.remote).await?, None),
         None => {
             let threads = cmd.threads.unwrap_or_else(|| {
-                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
             });
             let e = Embedded::start(threads, cmd.search.chunk_size).await?;
             (Conn::connect(&e.url, None).await?, Some(e))
@@ -135,7 +152,9 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
     let conn = connect(&cmd.remote).await?;
     let info = conn
         .client()
-        .get_job(conn.req(v1::JobRef { job_id: cmd.job.clone() }))
+        .get_job(conn.req(v1::JobRef {
+            job_id: cmd.job.clone(),
+        }))
         .await
         .map_err(CliError::from_status)?
         .into_inner();
@@ -146,7 +165,11 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
 
 fn state_name(s: i32) -> String {
     v1::JobState::try_from(s)
-        .map(|s| s.as_str_name().trim_start_matches("JOB_STATE_").to_lowercase())
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("JOB_STATE_")
+                .to_lowercase()
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -210,7 +233,14 @@ pub async fn workers(remote: Remote) -> Result<(), CliError> {
     for w in list.workers {
         println!(
             "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
-            w.worker_id, w.name, w.host, w.threads, w.tasks_done, w.templates_cached, w.leased, w.last_heartbeat_ms_ago
+            w.worker_id,
+            w.name,
+            w.host,
+            w.threads,
+            w.tasks_done,
+            w.templates_cached,
+            w.leased,
+            w.last_heartbeat_ms_ago
         );
     }
     Ok(())

@@ -82,7 +82,15 @@ pub async fn collect(
     let mut conn = conn.clone();
     loop {
         let before = cursor;
-        let outcome = watch_once(&conn, job_id, &mut cursor, &mut results, &mut workers, progress).await;
+        let outcome = watch_once(
+            &conn,
+            job_id,
+            &mut cursor,
+            &mut results,
+            &mut workers,
+            progress,
+        )
+        .await;
         match outcome {
             Ok(finished) => {
                 return Ok(Collected {
@@ -178,6 +186,9 @@ async fn watch_once(
 fn is_transient(s: &tonic::Status) -> bool {
     matches!(
         s.code(),
-        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Aborted
+        tonic::Code::Unavailable
+            | tonic::Code::Unknown
+            | tonic::Code::Cancelled
+            | tonic::Code::Aborted
     )
 }

@@ -23,9 +23,8 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 CliError::Input(format!("cannot read bank file {}: {e}", path.display()))
             })?;
-            BankSpec::parse_list(&text).map_err(|e| {
-                CliError::Input(format!("{}: {e}", path.display()))
-            })?
+            BankSpec::parse_list(&text)
+                .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?
         }
         (None, None) => SEED_BANK,
     };
@@ -37,9 +36,10 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
     let masses = bank.masses(limits.max_templates)?;
     let mut signals = Vec::new();
     for text in &a.signal_mc {
-        let mc: f64 = text.trim().parse().map_err(|_| {
-            CliError::Input(format!("--signal-mc {text:?} is not a number"))
-        })?;
+        let mc: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| CliError::Input(format!("--signal-mc {text:?} is not a number")))?;
         signals.push(SignalSpec {
             mc,
             delay_seconds: a.signal_delay,

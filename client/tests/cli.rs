@@ -43,7 +43,14 @@ fn seed_script_one_on_the_embedded_cluster() {
 #[test]
 fn signals_keep_their_order_and_best_matches_nearest_template() {
     let v = json(&chirpfarm(&[
-        "search", "--signal-mc", "1.5,0.9", "--signal-mc", "1.3", "--json", "--bank", "0.8:1.74:0.05",
+        "search",
+        "--signal-mc",
+        "1.5,0.9",
+        "--signal-mc",
+        "1.3",
+        "--json",
+        "--bank",
+        "0.8:1.74:0.05",
     ]));
     let mcs: Vec<f64> = v["signals"]
         .as_array()
@@ -67,14 +74,44 @@ fn signals_keep_their_order_and_best_matches_nearest_template() {
 
 #[test]
 fn random_signals_are_reproducible_and_csv_has_every_row() {
-    let a = json(&chirpfarm(&["search", "--random-signals", "3", "--seed", "5", "--json", "--bank", "0.8:1.74:0.1"]));
-    let b = json(&chirpfarm(&["search", "--random-signals", "3", "--seed", "5", "--json", "--bank", "0.8:1.74:0.1"]));
+    let a = json(&chirpfarm(&[
+        "search",
+        "--random-signals",
+        "3",
+        "--seed",
+        "5",
+        "--json",
+        "--bank",
+        "0.8:1.74:0.1",
+    ]));
+    let b = json(&chirpfarm(&[
+        "search",
+        "--random-signals",
+        "3",
+        "--seed",
+        "5",
+        "--json",
+        "--bank",
+        "0.8:1.74:0.1",
+    ]));
     assert_eq!(a["signals"], b["signals"]);
-    let csv = chirpfarm(&["search", "--random-signals", "3", "--seed", "5", "--csv", "--bank", "0.8:1.74:0.1"]);
+    let csv = chirpfarm(&[
+        "search",
+        "--random-signals",
+        "3",
+        "--seed",
+        "5",
+        "--csv",
+        "--bank",
+        "0.8:1.74:0.1",
+    ]);
     assert!(csv.status.success());
     let text = String::from_utf8(csv.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines[0], "signal_index,signal_mc,template_index,template_mc,snr,lag_seconds");
+    assert_eq!(
+        lines[0],
+        "signal_index,signal_mc,template_index,template_mc,snr,lag_seconds"
+    );
     assert_eq!(lines.len(), 1 + 3 * 10);
     // The CSV's numbers are the JSON's numbers.
     let row: Vec<&str> = lines[1 + 10 + 4].split(',').collect();
@@ -86,7 +123,16 @@ fn random_signals_are_reproducible_and_csv_has_every_row() {
 
 #[test]
 fn physical_convention_is_reported() {
-    let v = json(&chirpfarm(&["search", "--signal-mc", "1.2", "--snr-convention", "physical", "--json", "--bank", "1.1:1.3:0.1"]));
+    let v = json(&chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--snr-convention",
+        "physical",
+        "--json",
+        "--bank",
+        "1.1:1.3:0.1",
+    ]));
     assert_eq!(v["snr_convention"], "physical");
     // A unit-norm template against itself gives |SNR| = sigma of the signal; its best is 1.2.
     assert_eq!(v["signals"][0]["best"]["template_index"], 1);
@@ -102,29 +148,87 @@ fn assert_bad(args: &[&str], needle: &str) {
 
 #[test]
 fn bad_inputs_exit_2_with_a_clear_message() {
-    assert_bad(&["search", "--signal-mc", "-1"], "chirp mass must be a positive finite number");
+    assert_bad(
+        &["search", "--signal-mc", "-1"],
+        "chirp mass must be a positive finite number",
+    );
     assert_bad(&["search", "--signal-mc", "0"], "got 0");
     assert_bad(&["search", "--signal-mc", "nan"], "got NaN");
     assert_bad(&["search", "--signal-mc", "inf"], "got inf");
     assert_bad(&["search", "--signal-mc", "abc"], "\"abc\" is not a number");
     assert_bad(&["search"], "no signal given");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "1:2:0"], "bank step must be a positive");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "1:2:-0.1"], "bank step");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "2:1:0.1"], "the bank is empty");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "1:2"], "expected START:STOP:STEP");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "0.8:1000:0.0001"], "more than the limit of 1000000");
-    assert_bad(&["search", "--signal-mc", "1.2", "--max-templates", "10"], "94 templates, more than the limit of 10");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank", "-1:1:0.5"], "chirp mass must be a positive");
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank-file", "/nonexistent/bank.txt"], "cannot read bank file");
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "1:2:0"],
+        "bank step must be a positive",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "1:2:-0.1"],
+        "bank step",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "2:1:0.1"],
+        "the bank is empty",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "1:2"],
+        "expected START:STOP:STEP",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "0.8:1000:0.0001"],
+        "more than the limit of 1000000",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--max-templates", "10"],
+        "94 templates, more than the limit of 10",
+    );
+    assert_bad(
+        &["search", "--signal-mc", "1.2", "--bank", "-1:1:0.5"],
+        "chirp mass must be a positive",
+    );
+    assert_bad(
+        &[
+            "search",
+            "--signal-mc",
+            "1.2",
+            "--bank-file",
+            "/nonexistent/bank.txt",
+        ],
+        "cannot read bank file",
+    );
     let dir = std::env::temp_dir().join(format!("chirpfarm-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("bank.txt");
     std::fs::write(&f, "1.0\n1.1\n# comment\n1.2x\n").unwrap();
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank-file", f.to_str().unwrap()], "line 4: \"1.2x\" is not a number");
+    assert_bad(
+        &[
+            "search",
+            "--signal-mc",
+            "1.2",
+            "--bank-file",
+            f.to_str().unwrap(),
+        ],
+        "line 4: \"1.2x\" is not a number",
+    );
     std::fs::write(&f, "\n# nothing\n").unwrap();
-    assert_bad(&["search", "--signal-mc", "1.2", "--bank-file", f.to_str().unwrap()], "the bank is empty");
+    assert_bad(
+        &[
+            "search",
+            "--signal-mc",
+            "1.2",
+            "--bank-file",
+            f.to_str().unwrap(),
+        ],
+        "the bank is empty",
+    );
     std::fs::write(&f, "1.0\n1.25\n").unwrap();
-    let v = json(&chirpfarm(&["search", "--signal-mc", "1.25", "--bank-file", f.to_str().unwrap(), "--json"]));
+    let v = json(&chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.25",
+        "--bank-file",
+        f.to_str().unwrap(),
+        "--json",
+    ]));
     assert_eq!(v["signals"][0]["best"]["template_index"], 1);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -145,7 +249,18 @@ fn help_mentions_the_segment_caveat_and_bench_prints_json() {
 
 #[test]
 fn unreachable_coordinator_exits_3() {
-    let out = chirpfarm(&["search", "--signal-mc", "1.2", "--coordinator", "http://127.0.0.1:1"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--coordinator",
+        "http://127.0.0.1:1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the coordinator"));
 }

@@ -10,17 +10,32 @@ const BANK: &str = "0.8:1.74:0.004";
 #[test]
 fn two_workers_give_the_embedded_numbers_in_bank_order() {
     let embedded = json(&chirpfarm(&[
-        "search", "--bank", BANK, "--signal-mc", "1.2,0.95,1.61", "--json",
+        "search",
+        "--bank",
+        BANK,
+        "--signal-mc",
+        "1.2,0.95,1.61",
+        "--json",
     ]));
     let (_coord, url) = coordinator(&["--chunk-size", "16"]);
     let _w1 = worker(&url, "w1", 1, &[]);
     let _w2 = worker(&url, "w2", 1, &[]);
     wait_workers(&url, 2);
     let remote = json(&chirpfarm(&[
-        "search", "--bank", BANK, "--signal-mc", "1.2,0.95,1.61", "--json", "--coordinator", &url,
+        "search",
+        "--bank",
+        BANK,
+        "--signal-mc",
+        "1.2,0.95,1.61",
+        "--json",
+        "--coordinator",
+        &url,
     ]));
     assert_eq!(remote["bank"], embedded["bank"]);
-    assert_eq!(remote["signals"], embedded["signals"], "bit-identical results, bank order");
+    assert_eq!(
+        remote["signals"], embedded["signals"],
+        "bit-identical results, bank order"
+    );
     assert_eq!(remote["stats"]["templates"], 235);
     // Both workers took part, and `workers` shows them.
     let out = chirpfarm(&["workers", "--coordinator", &url]);
@@ -36,8 +51,20 @@ fn two_workers_give_the_embedded_numbers_in_bank_order() {
 fn submit_watch_jobs_cancel() {
     let (_coord, url) = coordinator(&[]);
     // No worker yet: a submit that must not wait is refused with UNAVAILABLE (exit 3).
-    let out = chirpfarm(&["submit", "--signal-mc", "1.2", "--coordinator", &url, "--require-workers"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = chirpfarm(&[
+        "submit",
+        "--signal-mc",
+        "1.2",
+        "--coordinator",
+        &url,
+        "--require-workers",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no worker is registered"));
     // A queued job runs once a worker arrives.
     let out = chirpfarm(&["submit", "--signal-mc", "1.2", "--coordinator", &url]);
@@ -45,11 +72,20 @@ fn submit_watch_jobs_cancel() {
     let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(job, "job-1");
     let _w = worker(&url, "late", 2, &[]);
-    let v = json(&chirpfarm(&["watch", &job, "--json", "--coordinator", &url]));
+    let v = json(&chirpfarm(&[
+        "watch",
+        &job,
+        "--json",
+        "--coordinator",
+        &url,
+    ]));
     assert_eq!(v["signals"][0]["best"]["template_index"], 40);
     let out = chirpfarm(&["jobs", "--coordinator", &url]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("job-1") && text.contains("succeeded") && text.contains("94/94"), "{text}");
+    assert!(
+        text.contains("job-1") && text.contains("succeeded") && text.contains("94/94"),
+        "{text}"
+    );
     // Cancelling a finished job or an unknown one is refused with a clear message.
     let out = chirpfarm(&["cancel", "job-1", "--coordinator", &url]);
     assert_eq!(out.status.code(), Some(1));
@@ -61,10 +97,22 @@ fn submit_watch_jobs_cancel() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a job id"));
     // A big job can be cancelled while it runs.
-    let out = chirpfarm(&["submit", "--bank", "0.8:1.74:0.0002", "--random-signals", "5", "--coordinator", &url]);
+    let out = chirpfarm(&[
+        "submit",
+        "--bank",
+        "0.8:1.74:0.0002",
+        "--random-signals",
+        "5",
+        "--coordinator",
+        &url,
+    ]);
     let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
     let out = chirpfarm(&["cancel", &job, "--coordinator", &url]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("cancelled"));
     let out = chirpfarm(&["watch", &job, "--coordinator", &url]);
     assert_eq!(out.status.code(), Some(1));
@@ -74,7 +122,11 @@ fn submit_watch_jobs_cancel() {
 #[test]
 fn workers_started_before_the_coordinator_connect() {
     // Reserve a port, release it, start the worker first, then the coordinator on that port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let _w = worker(&url, "early", 1, &[]);
     std::thread::sleep(Duration::from_millis(700));
@@ -85,7 +137,15 @@ fn workers_started_before_the_coordinator_connect() {
         .spawn()
         .unwrap();
     wait_workers(&url, 1);
-    let v = json(&chirpfarm(&["search", "--signal-mc", "1.3", "--json", "--coordinator", &url, "--require-workers"]));
+    let v = json(&chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.3",
+        "--json",
+        "--coordinator",
+        &url,
+        "--require-workers",
+    ]));
     assert_eq!(v["signals"][0]["best"]["template_index"], 50);
     let _ = child.kill();
     let _ = child.wait();
@@ -103,7 +163,13 @@ fn tokens_are_required_when_configured() {
     let out = chirpfarm(&["jobs", "--coordinator", &url]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("requires a token"));
-    let out = chirpfarm(&["jobs", "--coordinator", &url, "--token-file", wrong.to_str().unwrap()]);
+    let out = chirpfarm(&[
+        "jobs",
+        "--coordinator",
+        &url,
+        "--token-file",
+        wrong.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong token"));
     // A worker with the wrong token is refused and exits 3 instead of retrying forever.
@@ -111,7 +177,14 @@ fn tokens_are_required_when_configured() {
     assert_eq!(bad.wait_exit(Duration::from_secs(20)), Some(3));
     let _good = worker(&url, "good", 1, &["--token-file", tok.to_str().unwrap()]);
     let out = chirpfarm(&[
-        "search", "--signal-mc", "1.2", "--json", "--coordinator", &url, "--token-file", tok.to_str().unwrap(),
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--json",
+        "--coordinator",
+        &url,
+        "--token-file",
+        tok.to_str().unwrap(),
     ]);
     assert_eq!(json(&out)["signals"][0]["best"]["template_index"], 40);
     std::fs::remove_dir_all(&dir).ok();

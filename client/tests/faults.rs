@@ -10,31 +10,80 @@ const BANK: &str = "0.8:1.74:0.001";
 const SIGNALS: &str = "10";
 
 fn reference() -> serde_json::Value {
-    json(&chirpfarm(&["search", "--bank", BANK, "--random-signals", SIGNALS, "--seed", "11", "--json", "--quiet"]))
+    json(&chirpfarm(&[
+        "search",
+        "--bank",
+        BANK,
+        "--random-signals",
+        SIGNALS,
+        "--seed",
+        "11",
+        "--json",
+        "--quiet",
+    ]))
 }
 
 fn submit(url: &str) -> String {
     let out = chirpfarm(&[
-        "submit", "--bank", BANK, "--random-signals", SIGNALS, "--seed", "11", "--coordinator", url, "--chunk-size", "40",
+        "submit",
+        "--bank",
+        BANK,
+        "--random-signals",
+        SIGNALS,
+        "--seed",
+        "11",
+        "--coordinator",
+        url,
+        "--chunk-size",
+        "40",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 fn watch(url: &str, job: &str) -> serde_json::Value {
-    json(&chirpfarm(&["watch", job, "--json", "--quiet", "--coordinator", url]))
+    json(&chirpfarm(&[
+        "watch",
+        job,
+        "--json",
+        "--quiet",
+        "--coordinator",
+        url,
+    ]))
 }
 
-fn assert_identical(got: &serde_json::Value, want: &serde_json::Value, scenario: &str, t0: Instant) {
+fn assert_identical(
+    got: &serde_json::Value,
+    want: &serde_json::Value,
+    scenario: &str,
+    t0: Instant,
+) {
     assert_eq!(got["bank"], want["bank"], "{scenario}");
-    assert_eq!(got["signals"], want["signals"], "{scenario}: results differ from the fault-free run");
-    let n: usize = got["signals"].as_array().unwrap().iter().map(|s| s["snr"].as_array().unwrap().len()).sum();
+    assert_eq!(
+        got["signals"], want["signals"],
+        "{scenario}: results differ from the fault-free run"
+    );
+    let n: usize = got["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["snr"].as_array().unwrap().len())
+        .sum();
     assert_eq!(n, 940 * 10, "{scenario}: missing or duplicate templates");
-    println!("scenario={scenario} job_seconds={:.2} identical=yes", t0.elapsed().as_secs_f64());
+    println!(
+        "scenario={scenario} job_seconds={:.2} identical=yes",
+        t0.elapsed().as_secs_f64()
+    );
 }
 
 fn three_workers(url: &str) -> Vec<Proc> {
-    let w = (1..=3).map(|i| worker(url, &format!("w{i}"), 1, &[])).collect();
+    let w = (1..=3)
+        .map(|i| worker(url, &format!("w{i}"), 1, &[]))
+        .collect();
     wait_workers(url, 3);
     w
 }
@@ -74,16 +123,25 @@ fn sigkill_the_coordinator_mid_job_and_restart_it() {
     let want = reference();
     let dir = std::env::temp_dir().join(format!("chirpfarm-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
-    let start = || {
-        Proc {
-            child: std::process::Command::new(common::bin("chirpfarm-coordinator"))
-                .args(["--listen", &addr, "--data-dir", dir.to_str().unwrap(), "--heartbeat-timeout", "2"])
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        }
+    let start = || Proc {
+        child: std::process::Command::new(common::bin("chirpfarm-coordinator"))
+            .args([
+                "--listen",
+                &addr,
+                "--data-dir",
+                dir.to_str().unwrap(),
+                "--heartbeat-timeout",
+                "2",
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
     };
     let url = format!("http://{addr}");
     let coord = start();
@@ -103,7 +161,10 @@ fn sigkill_the_coordinator_mid_job_and_restart_it() {
     let restarted = Instant::now();
     let _coord = start();
     let got = watcher.join().unwrap();
-    println!("coordinator restart: job finished {:.2} s after the restart", restarted.elapsed().as_secs_f64());
+    println!(
+        "coordinator restart: job finished {:.2} s after the restart",
+        restarted.elapsed().as_secs_f64()
+    );
     assert_identical(&got, &want, "sigkill-coordinator", t0);
     // The finished job survives another restart, and the job counter continues.
     let out = chirpfarm(&["jobs", "--coordinator", &url]);
@@ -117,14 +178,33 @@ fn a_poison_task_fails_its_job_after_three_attempts_and_workers_survive() {
     let mut ws: Vec<Proc> = (1..=2)
         .map(|i| {
             let mut cmd = std::process::Command::new(common::bin("chirpfarm-worker"));
-            cmd.args(["--coordinator", &url, "--name", &format!("p{i}"), "--threads", "1"])
-                .env("CHIRPFARM_TEST_PANIC_MC", "1.25")
-                .stderr(std::process::Stdio::null());
-            Proc { child: cmd.spawn().unwrap() }
+            cmd.args([
+                "--coordinator",
+                &url,
+                "--name",
+                &format!("p{i}"),
+                "--threads",
+                "1",
+            ])
+            .env("CHIRPFARM_TEST_PANIC_MC", "1.25")
+            .stderr(std::process::Stdio::null());
+            Proc {
+                child: cmd.spawn().unwrap(),
+            }
         })
         .collect();
     wait_workers(&url, 2);
-    let out = chirpfarm(&["search", "--bank", "1.0:1.5:0.05", "--signal-mc", "1.2", "--coordinator", &url, "--chunk-size", "4"]);
+    let out = chirpfarm(&[
+        "search",
+        "--bank",
+        "1.0:1.5:0.05",
+        "--signal-mc",
+        "1.2",
+        "--coordinator",
+        &url,
+        "--chunk-size",
+        "4",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ended failed"), "{err}");
@@ -135,6 +215,15 @@ fn a_poison_task_fails_its_job_after_three_attempts_and_workers_survive() {
     for w in &mut ws {
         assert!(w.child.try_wait().unwrap().is_none(), "a worker died");
     }
-    let v = json(&chirpfarm(&["search", "--signal-mc", "1.2", "--bank", "1.15:1.24:0.01", "--json", "--coordinator", &url]));
+    let v = json(&chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--bank",
+        "1.15:1.24:0.01",
+        "--json",
+        "--coordinator",
+        &url,
+    ]));
     assert_eq!(v["signals"][0]["best"]["template_index"], 5);
 }

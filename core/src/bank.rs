@@ -166,7 +166,9 @@ mod tests {
             Err(SpecError::EmptyBank(_))
         ));
         assert!(matches!(
-            BankSpec::parse_range("0.8:1000:0.0001").unwrap().masses(1_000_000),
+            BankSpec::parse_range("0.8:1000:0.0001")
+                .unwrap()
+                .masses(1_000_000),
             Err(SpecError::BankTooLarge { .. })
         ));
         assert!(matches!(

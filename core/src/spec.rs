@@ -161,10 +161,7 @@ mod tests {
             signals: vec![],
             convention: SnrConvention::Seed,
         };
-        assert_eq!(
-            spec.validate(&Limits::default()),
-            Err(SpecError::NoSignals)
-        );
+        assert_eq!(spec.validate(&Limits::default()), Err(SpecError::NoSignals));
         spec.signals.push(SignalSpec::chirp(1.2));
         assert_eq!(spec.validate(&Limits::default()).unwrap().len(), 94);
     }

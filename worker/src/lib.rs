@@ -19,5 +19,5 @@
 //! real-part `maxsnr` (for parity) and the phase-maximised physical |z| (PyCBC's white-noise
 //! matched filter).
 
-pub mod engine;
 pub mod daemon;
+pub mod engine;

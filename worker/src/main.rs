@@ -15,7 +15,11 @@ use std::process::ExitCode;
 #[command(name = "chirpfarm-worker", version, about, long_about = None)]
 struct Args {
     /// Coordinator URL.
-    #[arg(long, env = "CHIRPFARM_COORDINATOR", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "CHIRPFARM_COORDINATOR",
+        default_value = "http://127.0.0.1:50051"
+    )]
     coordinator: String,
     /// Compute threads (default: all cores).
     #[arg(long)]

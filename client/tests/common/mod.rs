@@ -122,11 +122,17 @@ pub fn wait_workers(url: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = chirpfarm(&["workers", "--coordinator", url]);
-        let listed = String::from_utf8_lossy(&out.stdout).lines().count().saturating_sub(1);
+        let listed = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .count()
+            .saturating_sub(1);
         if listed >= n {
             return;
         }
-        assert!(Instant::now() < deadline, "only {listed} of {n} workers registered");
+        assert!(
+            Instant::now() < deadline,
+            "only {listed} of {n} workers registered"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
