@@ -36,8 +36,11 @@ fn env_panic_mc() -> Option<f64> {
 /// The per-process matched-filter engine: shared c2r plan, per-thread buffers and a bounded
 /// template cache. `Send + Sync`; share it in an `Arc`.
 pub struct Engine {
+    /// Normalised templates by chirp mass.
     cache: TemplateCache,
+    /// Cache misses since creation.
     generated: AtomicU64,
+    /// The test hook's chirp mass ([`TEST_PANIC_ENV`]), if set.
     panic_mc: Option<f64>,
 }
 

@@ -18,24 +18,31 @@ pub const TEMPLATE_BYTES: usize =
 
 /// A cached template and when it was last used.
 struct Entry {
+    /// The template, shared with any filter still using it.
     template: Arc<NormTemplate>,
+    /// Last use, a key of `Inner::order`.
     tick: u64,
 }
 
 /// The cache's state, behind the mutex.
 #[derive(Default)]
 struct Inner {
+    /// Entries by `mc.to_bits()`.
     map: HashMap<u64, Entry>,
     /// `tick → key`, oldest first: the eviction order.
     order: BTreeMap<u64, u64>,
+    /// A counter bumped on every access.
     tick: u64,
+    /// `TEMPLATE_BYTES` per entry.
     bytes: usize,
 }
 
 /// A thread-safe LRU cache of [`NormTemplate`]s holding at most `budget` bytes
 /// ([`TEMPLATE_BYTES`] per entry). A budget below one entry caches nothing.
 pub struct TemplateCache {
+    /// Most bytes the entries may account for.
     budget: usize,
+    /// The state.
     inner: Mutex<Inner>,
 }
 

@@ -39,8 +39,8 @@ pub fn lag_seconds(m: usize) -> f64 {
 }
 
 /// Defines `fn $name(args) -> ret` that runs the `#[inline(always)]` body `$imp` compiled for
-/// AVX2 when the CPU has it (bit-identical results: same IEEE operations, wider registers; Rust
-/// never contracts into FMA), else for the baseline target.
+/// AVX-512 or AVX2 when the CPU has it (bit-identical results: same IEEE operations, wider
+/// registers; Rust never contracts into FMA), else for the baseline target.
 macro_rules! avx2_dispatch {
     ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $imp:ident;) => {
         $(#[$m])*
@@ -50,6 +50,14 @@ macro_rules! avx2_dispatch {
                 #[target_feature(enable = "avx2")]
                 unsafe fn avx2($($arg: $ty),*) -> $ret {
                     $imp($($arg),*)
+                }
+                #[target_feature(enable = "avx512f,avx2")]
+                unsafe fn avx512($($arg: $ty),*) -> $ret {
+                    $imp($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    return unsafe { avx512($($arg),*) };
                 }
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU supports AVX2 (checked just above).
@@ -61,8 +69,9 @@ macro_rules! avx2_dispatch {
     };
 }
 
-/// Lanes of the max scan and the chunk it checks at once.
+/// Independent maxima kept by the scan (one AVX2 register pair).
 const LANES: usize = 8;
+/// Elements whose maximum is checked against the running best at once.
 const CHUNK: usize = 64;
 
 /// The largest of 8 lane maxima.
@@ -167,10 +176,15 @@ avx2_dispatch! {
 /// One thread's buffers: c2r input(s), output(s) and FFT scratch (≈ 2.5 MB for the seed
 /// convention, twice that once the physical convention has been used).
 pub struct Scratch {
+    /// c2r input, `NF` bins (destroyed by each transform).
     input: Vec<Complex64>,
+    /// c2r output, `N` samples.
     out: Vec<f64>,
+    /// Second input (physical convention: `−i·X`); empty until first needed.
     input2: Vec<Complex64>,
+    /// Second output (physical convention: `Im z`); empty until first needed.
     out2: Vec<f64>,
+    /// The FFT's own scratch.
     fft: Vec<Complex64>,
 }
 
@@ -193,6 +207,7 @@ impl Scratch {
         }
     }
 
+    /// One unnormalised c2r transform; `inp` is destroyed.
     fn c2r(
         plan: &dyn ComplexToReal<f64>,
         inp: &mut [Complex64],
@@ -313,6 +328,7 @@ pub fn maxsnr_physical(signal: &[Complex64], template: &[Complex64]) -> Template
 /// One template at a time on the calling thread, with its own buffers (for benchmarks and
 /// simple callers).
 pub struct SingleFilter {
+    /// This filter's own buffers.
     scratch: Scratch,
 }
 

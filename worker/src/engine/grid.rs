@@ -153,6 +153,7 @@ pub struct Tables {
 }
 
 impl Tables {
+    /// Computes every table (one `powf` pair and a double-double Newton step per bin).
     fn build() -> Tables {
         let mut t = Tables {
             f: Vec::with_capacity(NB),
