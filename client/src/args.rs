@@ -144,6 +144,10 @@ pub struct SearchCmd {
     /// Fail at once if the coordinator has no worker, instead of queueing the job.
     #[arg(long)]
     pub require_workers: bool,
+    /// With --coordinator: submit, print the job id and return, leaving the job running
+    /// (`chirpfarm watch JOB` later). Without it, Ctrl-C asks whether to cancel the job.
+    #[arg(long, requires = "coordinator")]
+    pub detach: bool,
 }
 
 /// `chirpfarm submit`.

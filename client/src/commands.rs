@@ -126,16 +126,72 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
             (Conn::connect(&e.url, None).await?, Some(e))
         }
     };
-    let wait = embedded.is_some() || !cmd.require_workers;
-    let result = async {
-        let sub = submit_to(&conn, &p, cmd.search.chunk_size, wait).await?;
-        wait_and_print(&conn, &sub.job_id, &p.spec, p.masses.clone(), cmd.output).await
+    if cmd.detach && embedded.is_none() {
+        let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
+        println!("{}", sub.job_id);
+        eprintln!(
+            "{} left running: `chirpfarm watch {}` prints its results",
+            sub.job_id, sub.job_id
+        );
+        return Ok(());
     }
-    .await;
+    let wait = embedded.is_some() || !cmd.require_workers;
+    let sub = submit_to(&conn, &p, cmd.search.chunk_size, wait).await;
+    let result = match sub {
+        Err(e) => Err(e),
+        Ok(sub) => {
+            let job = sub.job_id.clone();
+            tokio::select! {
+                r = wait_and_print(&conn, &job, &p.spec, p.masses.clone(), cmd.output) => r,
+                _ = tokio::signal::ctrl_c() => Err(interrupted(&conn, &job, embedded.is_some()).await),
+            }
+        }
+    };
     if let Some(e) = embedded {
         e.stop().await;
     }
     result
+}
+
+/// Ctrl-C during `search`: on the embedded cluster the job dies with the process; on a
+/// coordinator, ask (on a terminal) whether to cancel the job or leave it running.
+async fn interrupted(conn: &Conn, job: &str, embedded: bool) -> CliError {
+    use std::io::IsTerminal;
+    if embedded {
+        return CliError::Interrupted("interrupted".into());
+    }
+    let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let cancel = ask
+        && tokio::task::spawn_blocking({
+            let job = job.to_string();
+            move || {
+                eprint!("\ninterrupted: cancel {job} on the coordinator? [y/N] ");
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+                matches!(line.trim(), "y" | "Y" | "yes")
+            }
+        })
+        .await
+        .unwrap_or(false);
+    if cancel {
+        match conn
+            .client()
+            .cancel(conn.req(v1::JobRef {
+                job_id: job.to_string(),
+            }))
+            .await
+        {
+            Ok(_) => CliError::Interrupted(format!("interrupted: {job} cancelled")),
+            Err(s) => CliError::Interrupted(format!(
+                "interrupted; cancelling {job} failed: {}",
+                s.message()
+            )),
+        }
+    } else {
+        CliError::Interrupted(format!(
+            "interrupted: {job} left running; `chirpfarm watch {job}` prints its results"
+        ))
+    }
 }
 
 /// `chirpfarm submit`.

@@ -14,15 +14,20 @@ pub enum CliError {
     /// The job failed or was cancelled, or the coordinator returned an error (exit 1).
     #[error("{0}")]
     Failed(String),
+    /// Ctrl-C (exit 130).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl CliError {
-    /// The process exit code: 2 bad input, 3 cannot reach the coordinator, 1 anything else.
+    /// The process exit code: 2 bad input, 3 cannot reach the coordinator, 130 interrupted,
+    /// 1 anything else.
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Input(_) => 2,
             CliError::Unreachable(_) => 3,
             CliError::Failed(_) => 1,
+            CliError::Interrupted(_) => 130,
         }
     }
 

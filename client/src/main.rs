@@ -1,7 +1,7 @@
 //! `chirpfarm`: the command line for matched-filter template-bank searches.
 //!
 //! Exit codes: 0 success, 1 the job failed or another error, 2 bad input, 3 the coordinator
-//! cannot be reached.
+//! cannot be reached, 130 interrupted (Ctrl-C).
 
 mod args;
 mod bench;

@@ -3,90 +3,9 @@
 //! with results bit-identical to a fault-free run, within a bounded time (printed).
 
 mod common;
-use common::{chirpfarm, coordinator, json, wait_workers, worker, Proc};
+use common::scenario::{assert_identical, reference, submit, three_workers, watch};
+use common::{chirpfarm, coordinator, json, wait_workers, Proc};
 use std::time::{Duration, Instant};
-
-const BANK: &str = "0.8:1.74:0.001";
-const SIGNALS: &str = "10";
-
-fn reference() -> serde_json::Value {
-    json(&chirpfarm(&[
-        "search",
-        "--bank",
-        BANK,
-        "--random-signals",
-        SIGNALS,
-        "--seed",
-        "11",
-        "--json",
-        "--quiet",
-    ]))
-}
-
-fn submit(url: &str) -> String {
-    let out = chirpfarm(&[
-        "submit",
-        "--bank",
-        BANK,
-        "--random-signals",
-        SIGNALS,
-        "--seed",
-        "11",
-        "--coordinator",
-        url,
-        "--chunk-size",
-        "40",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn watch(url: &str, job: &str) -> serde_json::Value {
-    json(&chirpfarm(&[
-        "watch",
-        job,
-        "--json",
-        "--quiet",
-        "--coordinator",
-        url,
-    ]))
-}
-
-fn assert_identical(
-    got: &serde_json::Value,
-    want: &serde_json::Value,
-    scenario: &str,
-    t0: Instant,
-) {
-    assert_eq!(got["bank"], want["bank"], "{scenario}");
-    assert_eq!(
-        got["signals"], want["signals"],
-        "{scenario}: results differ from the fault-free run"
-    );
-    let n: usize = got["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["snr"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(n, 940 * 10, "{scenario}: missing or duplicate templates");
-    println!(
-        "scenario={scenario} job_seconds={:.2} identical=yes",
-        t0.elapsed().as_secs_f64()
-    );
-}
-
-fn three_workers(url: &str) -> Vec<Proc> {
-    let w = (1..=3)
-        .map(|i| worker(url, &format!("w{i}"), 1, &[]))
-        .collect();
-    wait_workers(url, 3);
-    w
-}
 
 #[test]
 fn sigkill_a_worker_mid_job() {

@@ -2,6 +2,9 @@
 //! worker processes, all killed when dropped.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod scenario;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
