@@ -41,7 +41,7 @@ pub fn lag_seconds(m: usize) -> f64 {
 /// Defines `fn $name(args) -> ret` that runs the `#[inline(always)]` body `$imp` compiled for
 /// AVX-512 or AVX2 when the CPU has it (bit-identical results: same IEEE operations, wider
 /// registers; Rust never contracts into FMA), else for the baseline target.
-macro_rules! avx2_dispatch {
+macro_rules! simd_dispatch {
     ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $imp:ident;) => {
         $(#[$m])*
         fn $name($($arg: $ty),*) -> $ret {
@@ -156,19 +156,19 @@ fn mul_conj_pair_impl(
     }
 }
 
-avx2_dispatch! {
+simd_dispatch! {
     /// See [`argmax_first_impl`].
     fn argmax_first(v: &[f64]) -> (f64, usize) = argmax_first_impl;
 }
-avx2_dispatch! {
+simd_dispatch! {
     /// See [`argmax_first_sq_impl`].
     fn argmax_first_sq(a: &[f64], b: &[f64]) -> (f64, usize) = argmax_first_sq_impl;
 }
-avx2_dispatch! {
+simd_dispatch! {
     /// See [`mul_conj_impl`].
     fn mul_conj(out: &mut [Complex64], s: &[Complex64], t: &[Complex64]) -> () = mul_conj_impl;
 }
-avx2_dispatch! {
+simd_dispatch! {
     /// See [`mul_conj_pair_impl`].
     fn mul_conj_pair(x1: &mut [Complex64], x2: &mut [Complex64], s: &[Complex64], t: &[Complex64]) -> () = mul_conj_pair_impl;
 }
