@@ -210,4 +210,30 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 10)]
         signals: usize,
     },
+    /// Dispatch overhead: no-op tasks (one template each) through an embedded coordinator and
+    /// in-process workers over loopback gRPC; prints tasks per second as JSON.
+    Dispatch {
+        /// Number of tasks.
+        #[arg(long, default_value_t = 2000)]
+        tasks: u64,
+        /// Number of workers.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Credits (tasks requested ahead) per worker.
+        #[arg(long, default_value_t = 16)]
+        credits: u32,
+    },
+    /// Coordinator scale: the real coordinator state driven by instant fake workers, no
+    /// sockets; prints tasks per second and peak RSS as JSON.
+    Sim {
+        /// Fake workers.
+        #[arg(long, default_value_t = 1000)]
+        workers: usize,
+        /// Templates in the job's bank.
+        #[arg(long, default_value_t = 1_000_000)]
+        templates: u64,
+        /// Templates per task (0 = automatic).
+        #[arg(long, default_value_t = 0)]
+        chunk_size: u32,
+    },
 }

@@ -2,7 +2,7 @@
 //! through the real embedded cluster — submit one signal at a time over the same bank and time
 //! each, with the worker's template cache enabled and disabled.
 
-use crate::embedded::Embedded;
+use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
 use crate::progress::Progress;
 use crate::remote::{collect, Conn};
@@ -23,7 +23,11 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
         let sigs = random_signals(signals, 42, masses[0], *masses.last().unwrap_or(&masses[0]));
         let mut per_mode = serde_json::Map::new();
         for (mode, cache_bytes) in [("uncached", 0usize), ("cached", 4096usize << 20)] {
-            let cluster = Embedded::start_with_cache(threads, None, cache_bytes).await?;
+            let cluster = Embedded::start(Options {
+                cache_bytes,
+                ..Options::search(threads, None)
+            })
+            .await?;
             let conn = Conn::connect(&cluster.url, None).await?;
             let mut times = Vec::new();
             for s in &sigs {
@@ -84,6 +88,85 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
         "{}",
         serde_json::to_string_pretty(&json!({ "benchmark": "template-cache", "results": rows }))
             .unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// `chirpfarm bench dispatch`: tasks per second through the real gRPC path with no compute.
+pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), CliError> {
+    let cluster = Embedded::start(Options {
+        workers,
+        noop: true,
+        credits,
+        ..Options::search(1, Some(1))
+    })
+    .await?;
+    let conn = Conn::connect(&cluster.url, None).await?;
+    // Wait until every worker registered, so the timing covers dispatch only.
+    for _ in 0..200 {
+        let n = conn
+            .client()
+            .list_workers(conn.req(v1::ListWorkersRequest {}))
+            .await
+            .map_err(CliError::from_status)?
+            .into_inner()
+            .workers
+            .len();
+        if n >= workers {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let spec = SearchSpec {
+        bank: BankSpec::Range {
+            start: 1.0,
+            stop: 1.0 + tasks as f64,
+            step: 1.0,
+        },
+        signals: vec![chirpfarm_core::SignalSpec::chirp(1.2)],
+        convention: SnrConvention::Seed,
+    };
+    let t0 = Instant::now();
+    let sub = conn
+        .client()
+        .submit(conn.req(v1::SubmitRequest {
+            spec: Some(chirpfarm_proto::spec_to_proto(&spec)),
+            chunk_size: 1,
+            wait_for_workers: true,
+        }))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    collect(&conn, &sub.job_id, 1, tasks, &Progress::new(0, true)).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    cluster.stop().await;
+    println!(
+        "{}",
+        json!({
+            "benchmark": "dispatch",
+            "tasks": tasks,
+            "workers": workers,
+            "credits": credits,
+            "seconds": secs,
+            "tasks_per_second": tasks as f64 / secs,
+        })
+    );
+    Ok(())
+}
+
+/// `chirpfarm bench sim`: the coordinator's own cost per task at scale.
+pub fn sim(workers: usize, templates: u64, chunk: u32) -> Result<(), CliError> {
+    if workers == 0 || templates == 0 {
+        return Err(CliError::Input(
+            "--workers and --templates must be at least 1".into(),
+        ));
+    }
+    let r = chirpfarm_coordinator::sim::simulate(workers, templates, chunk)
+        .map_err(CliError::Failed)?;
+    println!(
+        "{}",
+        json!({ "benchmark": "simulation", "workers": r.workers, "templates": r.templates, "tasks": r.tasks,
+                "seconds": r.seconds, "tasks_per_second": r.tasks_per_second, "peak_rss_bytes": r.peak_rss_bytes })
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The subcommands: each turns parsed arguments into calls and output.
 
 use crate::args::{CancelCmd, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
-use crate::embedded::Embedded;
+use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
 use crate::output::Report;
 use crate::progress::Progress;
@@ -122,7 +122,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
                     .map(|n| n.get())
                     .unwrap_or(1)
             });
-            let e = Embedded::start(threads, cmd.search.chunk_size).await?;
+            let e = Embedded::start(Options::search(threads, cmd.search.chunk_size)).await?;
             (Conn::connect(&e.url, None).await?, Some(e))
         }
     };

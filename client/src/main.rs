@@ -23,6 +23,20 @@ fn main() -> ExitCode {
     if let Command::Bench(BenchCmd::Filter { json, iters }) = cli.command {
         return bench_filter(json, iters);
     }
+    if let Command::Bench(BenchCmd::Sim {
+        workers,
+        templates,
+        chunk_size,
+    }) = cli.command
+    {
+        return match bench::sim(workers, templates, chunk_size) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
     if let Command::Bench(BenchCmd::Cache { signals: 0, .. }) = cli.command {
         eprintln!("error: --signals must be at least 1");
         return ExitCode::from(2);
@@ -47,7 +61,14 @@ fn main() -> ExitCode {
             Command::Cancel(c) => commands::cancel(c).await,
             Command::Workers(r) => commands::workers(r).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
-            Command::Bench(BenchCmd::Filter { .. }) => unreachable!("handled above"),
+            Command::Bench(BenchCmd::Dispatch {
+                tasks,
+                workers,
+                credits,
+            }) => bench::dispatch(tasks, workers, credits).await,
+            Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
+                unreachable!("handled above")
+            }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -3,10 +3,9 @@
 use crate::jobs::{unix_ms, JobRecord};
 use crate::scheduler::{Event, JobId};
 use crate::state::{Coordinator, Inner};
-use chirpfarm_core::SpecError;
+use crate::submit::spec_status;
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_server::Client;
-use std::hash::{Hash, Hasher};
 use std::pin::Pin;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -22,25 +21,6 @@ impl ClientService {
     pub fn new(coord: Coordinator) -> ClientService {
         ClientService { coord }
     }
-}
-
-/// Maps a validation error to the gRPC status a client can act on.
-pub fn spec_status(e: SpecError) -> Status {
-    match e {
-        SpecError::BankTooLarge { .. } | SpecError::TooManySignals { .. } => {
-            Status::resource_exhausted(e.to_string())
-        }
-        _ => Status::invalid_argument(e.to_string()),
-    }
-}
-
-/// A stable key for a bank's contents (template affinity across jobs).
-pub fn bank_key(masses: &[f64]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for m in masses {
-        m.to_bits().hash(&mut h);
-    }
-    h.finish()
 }
 
 fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
@@ -74,54 +54,11 @@ impl Client for ClientService {
         &self,
         request: Request<v1::SubmitRequest>,
     ) -> Result<Response<v1::SubmitResponse>, Status> {
-        if self.coord.is_closing() {
-            return Err(Status::unavailable(
-                "the coordinator is shutting down; submit again when it is back",
-            ));
-        }
         let req = request.into_inner();
         let spec = chirpfarm_proto::spec_from_proto(req.spec.as_ref()).map_err(spec_status)?;
-        let masses = spec
-            .validate(&self.coord.config.limits)
-            .map_err(spec_status)?;
-        let templates = masses.len() as u64;
-        let mut inner = self.coord.lock();
-        let workers = inner.sessions.len();
-        if workers == 0 && !req.wait_for_workers {
-            return Err(Status::unavailable(
-                "no worker is registered with this coordinator yet; start chirpfarm-worker or submit with --wait-for-workers",
-            ));
-        }
-        let chunk = match (req.chunk_size, self.coord.config.chunk_size) {
-            (0, None) => crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers),
-            (0, Some(c)) => c,
-            (c, _) => c,
-        };
-        let id = JobId(inner.next_job);
-        inner.next_job += 1;
-        let rec = JobRecord::new(spec, templates, chunk);
-        if let Some(store) = &inner.store {
-            store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
-                Status::unavailable(format!("cannot record the job in the data dir: {e}"))
-            })?;
-        }
-        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), "job submitted");
-        inner.jobs.insert(id, rec);
-        self.coord.apply(
-            &mut inner,
-            Event::JobSubmitted {
-                job: id,
-                templates,
-                chunk,
-                bank_key: bank_key(&masses),
-            },
-            None,
-        );
-        Ok(Response::new(v1::SubmitResponse {
-            job_id: id.to_string(),
-            templates,
-            tasks: templates.div_ceil(chunk as u64) as u32,
-        }))
+        self.coord
+            .submit(spec, req.chunk_size, req.wait_for_workers)
+            .map(Response::new)
     }
 
     type WatchStream = WatchStream;

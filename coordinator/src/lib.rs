@@ -9,7 +9,9 @@
 //!   sessions — which carries out the scheduler's actions.
 //! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
 //! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, fsynced).
+//! * [`submit`]: accepting a search (validation, sizing, durable record) for any caller.
 //! * [`chunk`]: automatic task sizing.
+//! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
 
@@ -18,8 +20,10 @@ pub mod client_service;
 pub mod jobs;
 pub mod scheduler;
 pub mod server;
+pub mod sim;
 pub mod state;
 pub mod store;
+pub mod submit;
 pub mod worker_service;
 
 pub use server::{serve, serve_coordinator};

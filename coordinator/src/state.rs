@@ -151,7 +151,7 @@ impl Coordinator {
                 .spec
                 .bank
                 .masses(u64::MAX)
-                .map(|m| crate::client_service::bank_key(&m))
+                .map(|m| crate::submit::bank_key(&m))
                 .unwrap_or(0);
             let (templates, chunk, final_) = (rec.templates, rec.chunk, rec.outcome.is_some());
             inner.jobs.insert(id, rec);

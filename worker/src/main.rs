@@ -36,6 +36,9 @@ struct Args {
     /// Tasks to request ahead of time (at least 1).
     #[arg(long, default_value_t = 2)]
     credits: u32,
+    /// Benchmarks only: answer every task at once with zeros, without computing.
+    #[arg(long, hide = true)]
+    noop: bool,
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: LogFormat,
@@ -58,6 +61,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     config.credits = args.credits;
+    config.noop = args.noop;
     if let Some(n) = args.name {
         config.name = n;
     }

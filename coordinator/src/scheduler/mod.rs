@@ -244,6 +244,8 @@ pub struct Scheduler {
     departed: HashMap<WorkerId, Worker>,
     /// No more leases (shutting down).
     stopped: bool,
+    /// The worker that most recently computed each bank block (affinity index).
+    holders: HashMap<(u64, u64), WorkerId>,
 }
 
 /// Departed workers remembered for affinity.
@@ -259,6 +261,7 @@ impl Scheduler {
             workers: BTreeMap::new(),
             departed: HashMap::new(),
             stopped: false,
+            holders: HashMap::new(),
         }
     }
 
@@ -405,7 +408,15 @@ impl Scheduler {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.leases.remove(&(job_id, task, attempt));
             w.tasks_done += 1;
-            w.remember(job.bank_key, t.start, t.count);
+            let (added, evicted) = w.remember(job.bank_key, t.start, t.count);
+            for b in evicted {
+                if self.holders.get(&b) == Some(&worker) {
+                    self.holders.remove(&b);
+                }
+            }
+            for b in added {
+                self.holders.insert(b, worker);
+            }
         }
         if matches!(t.state, TaskState::Done) || job.state.is_final() {
             return;
@@ -595,10 +606,17 @@ impl Scheduler {
             .filter(|(_, w)| w.credits > 0)
             .map(|(id, _)| *id)
             .collect();
+        // Straggler candidates, computed at most once per dispatch (only if some worker is idle).
+        let mut stragglers: Option<Vec<(JobId, u32, WorkerId)>> = None;
         for wid in worker_ids {
             while self.workers[&wid].credits > 0 {
-                let Some((job_id, task)) = self.pick(wid).or_else(|| self.straggler(wid, now_ms))
-                else {
+                let picked = self.pick(wid).or_else(|| {
+                    let c = stragglers.get_or_insert_with(|| self.stragglers(now_ms));
+                    let i = c.iter().position(|x| x.2 != wid)?;
+                    let (j, t, _) = c.remove(i);
+                    Some((j, t))
+                });
+                let Some((job_id, task)) = picked else {
                     break;
                 };
                 let job = self.jobs.get_mut(&job_id).expect("picked job exists");
@@ -632,14 +650,15 @@ impl Scheduler {
         }
     }
 
-    /// A speculative copy for an idle worker: the oldest lone lease of a job with nothing
-    /// pending that has run for more than [`STRAGGLER_FACTOR`] times the job's mean task time
-    /// (and at least [`MIN_STRAGGLER_MS`]). The first result wins; the other copy is revoked.
-    fn straggler(&self, wid: WorkerId, now_ms: u64) -> Option<(JobId, u32)> {
+    /// Candidates for speculative copies, oldest first: lone leases of jobs with nothing pending
+    /// that have run for more than [`STRAGGLER_FACTOR`] times the job's mean task time (and at
+    /// least [`MIN_STRAGGLER_MS`]), with the worker holding each. An idle worker other than that
+    /// one runs a copy; the first result wins and the other copy is revoked.
+    fn stragglers(&self, now_ms: u64) -> Vec<(JobId, u32, WorkerId)> {
         if !self.config.speculate {
-            return None;
+            return Vec::new();
         }
-        let mut best: Option<(u64, JobId, u32)> = None;
+        let mut found: Vec<(u64, JobId, u32, WorkerId)> = Vec::new();
         for job_id in &self.rotation {
             let job = &self.jobs[job_id];
             if !job.pending.is_empty() || job.state.is_final() {
@@ -652,13 +671,14 @@ impl Scheduler {
             for (i, t) in job.tasks.iter().enumerate() {
                 if let [(w, _, at)] = t.leases[..] {
                     let age = now_ms.saturating_sub(at);
-                    if w != wid && age > threshold && best.is_none_or(|b| age > b.0) {
-                        best = Some((age, *job_id, i as u32));
+                    if age > threshold {
+                        found.push((age, *job_id, i as u32, w));
                     }
                 }
             }
         }
-        best.map(|(_, j, t)| (j, t))
+        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.into_iter().map(|(_, j, t, w)| (j, t, w)).collect()
     }
 
     /// Chooses the next (job, task) for a worker, rotating the job queue.
@@ -685,16 +705,22 @@ impl Scheduler {
             if let Some(t) = held {
                 return Some((job_id, t));
             }
-            // 2. Tasks no other worker holds (bounded scan), 3. the first eligible pending task.
+            // 2. Tasks no other live worker holds (bounded scan), 3. the first eligible one.
             let mut first = None;
-            for &t in job.pending.iter().take(256) {
+            for &t in job.pending.iter().take(64) {
                 if !eligible(t) {
                     continue;
                 }
                 first.get_or_insert(t);
                 let task = &job.tasks[t as usize];
-                let held_elsewhere = self.workers.iter().any(|(id, other)| {
-                    *id != wid && other.holds(job.bank_key, task.start, task.count)
+                let (b0, b1) = (
+                    task.start.div_ceil(worker::BLOCK),
+                    (task.start + task.count as u64) / worker::BLOCK,
+                );
+                let held_elsewhere = (b0..b1).any(|b| {
+                    self.holders
+                        .get(&(job.bank_key, b))
+                        .is_some_and(|h| *h != wid && self.workers.contains_key(h))
                 });
                 if !held_elsewhere {
                     return Some((job_id, t));

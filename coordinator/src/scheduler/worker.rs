@@ -6,6 +6,9 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 /// Affinity granularity: templates are remembered per block of this many bank entries.
 pub(super) const BLOCK: u64 = 8;
 
+/// A bank block: (bank key, block index).
+pub(super) type Block = (u64, u64);
+
 /// A live worker.
 #[derive(Debug, Clone)]
 pub(super) struct Worker {
@@ -41,22 +44,27 @@ impl Worker {
         self.held = old.held;
     }
 
-    /// Records that the worker computed templates `[start, start+count)` of a bank.
-    pub fn remember(&mut self, bank_key: u64, start: u64, count: u32) {
+    /// Records that the worker computed templates `[start, start+count)` of a bank; returns the
+    /// blocks newly held and the blocks forgotten to stay within capacity.
+    pub fn remember(&mut self, bank_key: u64, start: u64, count: u32) -> (Vec<Block>, Vec<Block>) {
+        let (mut added, mut evicted) = (Vec::new(), Vec::new());
         if self.capacity_blocks == 0 {
-            return;
+            return (added, evicted);
         }
         let end = start + count as u64;
         for b in start.div_ceil(BLOCK)..end / BLOCK {
             if self.held.insert((bank_key, b)) {
                 self.recent.push_back((bank_key, b));
+                added.push((bank_key, b));
             }
         }
         while self.recent.len() > self.capacity_blocks {
             if let Some(old) = self.recent.pop_front() {
                 self.held.remove(&old);
+                evicted.push(old);
             }
         }
+        (added, evicted)
     }
 
     /// Blocks of a bank this worker holds, in bank order.
@@ -64,16 +72,5 @@ impl Worker {
         self.held
             .range((bank_key, 0)..=(bank_key, u64::MAX))
             .map(|&(_, b)| b)
-    }
-
-    /// Whether the worker holds any block inside `[start, start+count)`.
-    pub fn holds(&self, bank_key: u64, start: u64, count: u32) -> bool {
-        let (first, last) = (start.div_ceil(BLOCK), (start + count as u64) / BLOCK);
-        first < last
-            && self
-                .held
-                .range((bank_key, first)..(bank_key, last))
-                .next()
-                .is_some()
     }
 }

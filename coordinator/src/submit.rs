@@ -1,0 +1,86 @@
+//! Accepting a search: validation (the shared rules of `chirpfarm-core`), task sizing, the
+//! durable record, and the scheduler event — the same path for gRPC clients and simulations.
+
+use crate::jobs::JobRecord;
+use crate::scheduler::{Event, JobId};
+use crate::state::Coordinator;
+use chirpfarm_core::{SearchSpec, SpecError};
+use chirpfarm_proto::v1;
+use std::hash::{Hash, Hasher};
+use tonic::Status;
+
+/// Maps a validation error to the gRPC status a client can act on.
+pub fn spec_status(e: SpecError) -> Status {
+    match e {
+        SpecError::BankTooLarge { .. } | SpecError::TooManySignals { .. } => {
+            Status::resource_exhausted(e.to_string())
+        }
+        _ => Status::invalid_argument(e.to_string()),
+    }
+}
+
+/// A stable key for a bank's contents (template affinity across jobs).
+pub fn bank_key(masses: &[f64]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for m in masses {
+        m.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+impl Coordinator {
+    /// Validates and records a search, then hands it to the scheduler. `chunk_size` 0 sizes
+    /// tasks automatically; without workers the job is queued if `wait_for_workers`, refused
+    /// with `UNAVAILABLE` otherwise.
+    pub fn submit(
+        &self,
+        spec: SearchSpec,
+        chunk_size: u32,
+        wait_for_workers: bool,
+    ) -> Result<v1::SubmitResponse, Status> {
+        if self.is_closing() {
+            return Err(Status::unavailable(
+                "the coordinator is shutting down; submit again when it is back",
+            ));
+        }
+        let masses = spec.validate(&self.config.limits).map_err(spec_status)?;
+        let templates = masses.len() as u64;
+        let mut inner = self.lock();
+        let workers = inner.sessions.len();
+        if workers == 0 && !wait_for_workers {
+            return Err(Status::unavailable(
+                "no worker is registered with this coordinator yet; start chirpfarm-worker, or submit without --require-workers to queue the job",
+            ));
+        }
+        let chunk = match (chunk_size, self.config.chunk_size) {
+            (0, None) => crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers),
+            (0, Some(c)) => c,
+            (c, _) => c,
+        };
+        let id = JobId(inner.next_job);
+        inner.next_job += 1;
+        let rec = JobRecord::new(spec, templates, chunk);
+        if let Some(store) = &inner.store {
+            store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
+                Status::unavailable(format!("cannot record the job in the data dir: {e}"))
+            })?;
+        }
+        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), "job submitted");
+        inner.jobs.insert(id, rec);
+        self.apply(
+            &mut inner,
+            Event::JobSubmitted {
+                job: id,
+                templates,
+                chunk,
+                bank_key: bank_key(&masses),
+            },
+            None,
+        );
+        Ok(v1::SubmitResponse {
+            job_id: id.to_string(),
+            templates,
+            tasks: templates.div_ceil(chunk as u64) as u32,
+        })
+    }
+}
