@@ -164,3 +164,24 @@ fn detach_and_ctrl_c_leave_the_job_running() {
     let text = String::from_utf8_lossy(&jobs.stdout);
     assert!(!text.contains("cancelled"), "{text}");
 }
+
+#[test]
+fn finished_jobs_are_removed_after_the_retention_period() {
+    let dir = std::env::temp_dir().join(format!("chirpfarm-retention-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (_c, url) = coordinator(&["--data-dir", dir.to_str().unwrap(), "--retention", "2s"]);
+    let _w = worker(&url, "r", 1, &[]);
+    wait_workers(&url, 1);
+    let v = common::json(&chirpfarm(&["search", "--signal-mc", "1.2", "--json", "--coordinator", &url]));
+    assert_eq!(v["signals"][0]["best"]["template_index"], 40);
+    assert!(dir.join("jobs/job-1/job.pb").exists(), "the job is on disk");
+    let jobs = chirpfarm(&["jobs", "--coordinator", &url]);
+    assert!(String::from_utf8_lossy(&jobs.stdout).contains("job-1"));
+    std::thread::sleep(Duration::from_millis(3500));
+    let jobs = chirpfarm(&["jobs", "--coordinator", &url]);
+    assert!(!String::from_utf8_lossy(&jobs.stdout).contains("job-1"), "kept past retention");
+    assert!(!dir.join("jobs/job-1").exists(), "files kept past retention");
+    let out = chirpfarm(&["watch", "job-1", "--coordinator", &url]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}
