@@ -11,6 +11,24 @@ use chirpfarm_proto::v1;
 use serde_json::json;
 use std::time::Instant;
 
+/// Submits a search and waits for all its results.
+async fn run_job(conn: &Conn, spec: &SearchSpec, chunk_size: u32) -> Result<(), CliError> {
+    let templates = spec.bank.len()?;
+    let sub = conn
+        .client()
+        .submit(conn.req(v1::SubmitRequest {
+            spec: Some(chirpfarm_proto::spec_to_proto(spec)),
+            chunk_size,
+            wait_for_workers: true,
+        }))
+        .await
+        .map_err(CliError::from_status)?
+        .into_inner();
+    let progress = Progress::new(0, true);
+    collect(conn, &sub.job_id, spec.signals.len(), templates, &progress).await?;
+    Ok(())
+}
+
 /// Runs the cache benchmark and prints one JSON document.
 pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
     let threads = std::thread::available_parallelism()
@@ -37,24 +55,7 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
                     convention: SnrConvention::Seed,
                 };
                 let t0 = Instant::now();
-                let sub = conn
-                    .client()
-                    .submit(conn.req(v1::SubmitRequest {
-                        spec: Some(chirpfarm_proto::spec_to_proto(&spec)),
-                        chunk_size: 0,
-                        wait_for_workers: true,
-                    }))
-                    .await
-                    .map_err(CliError::from_status)?
-                    .into_inner();
-                collect(
-                    &conn,
-                    &sub.job_id,
-                    1,
-                    masses.len() as u64,
-                    &Progress::new(0, true),
-                )
-                .await?;
+                run_job(&conn, &spec, 0).await?;
                 times.push(t0.elapsed().as_secs_f64());
             }
             cluster.stop().await;
@@ -127,17 +128,7 @@ pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), Cl
         convention: SnrConvention::Seed,
     };
     let t0 = Instant::now();
-    let sub = conn
-        .client()
-        .submit(conn.req(v1::SubmitRequest {
-            spec: Some(chirpfarm_proto::spec_to_proto(&spec)),
-            chunk_size: 1,
-            wait_for_workers: true,
-        }))
-        .await
-        .map_err(CliError::from_status)?
-        .into_inner();
-    collect(&conn, &sub.job_id, 1, tasks, &Progress::new(0, true)).await?;
+    run_job(&conn, &spec, 1).await?;
     let secs = t0.elapsed().as_secs_f64();
     cluster.stop().await;
     println!(

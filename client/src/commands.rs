@@ -239,8 +239,8 @@ pub async fn jobs(remote: Remote) -> Result<(), CliError> {
         .map_err(CliError::from_status)?
         .into_inner();
     println!(
-        "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  {}",
-        "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]", "BANK / ERROR"
+        "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  BANK / ERROR",
+        "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]"
     );
     for j in list.jobs {
         let done = format!("{}/{}", j.templates_done, j.templates_total);

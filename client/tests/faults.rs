@@ -42,25 +42,17 @@ fn sigkill_the_coordinator_mid_job_and_restart_it() {
     let want = reference();
     let dir = std::env::temp_dir().join(format!("chirpfarm-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let start = || Proc {
-        child: std::process::Command::new(common::bin("chirpfarm-coordinator"))
-            .args([
-                "--listen",
-                &addr,
+    let addr = common::free_addr();
+    let start = || {
+        common::coordinator_at(
+            &addr,
+            &[
                 "--data-dir",
                 dir.to_str().unwrap(),
                 "--heartbeat-timeout",
                 "2",
-            ])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
+            ],
+        )
     };
     let url = format!("http://{addr}");
     let coord = start();

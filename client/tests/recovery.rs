@@ -6,7 +6,7 @@
 mod common;
 use common::proxy::Proxy;
 use common::scenario::{assert_identical, reference, submit, watch};
-use common::{bin, chirpfarm, coordinator, wait_workers, worker, Proc};
+use common::{chirpfarm, coordinator, wait_workers, worker, Proc};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -60,27 +60,14 @@ fn sigterm_drains_the_coordinator_and_a_restart_resumes() {
     let want = reference();
     let dir = std::env::temp_dir().join(format!("chirpfarm-term-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let url = format!("http://{addr}");
-    let start = || Proc {
-        child: Command::new(bin("chirpfarm-coordinator"))
-            .args([
-                "--listen",
-                &addr,
-                "--data-dir",
-                dir.to_str().unwrap(),
-                "--shutdown-grace",
-                "3",
-            ])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let addr = common::free_addr();
+    let start = || {
+        common::coordinator_at(
+            &addr,
+            &["--data-dir", dir.to_str().unwrap(), "--shutdown-grace", "3"],
+        )
     };
+    let url = format!("http://{addr}");
     let mut coord = start();
     let _ws: Vec<Proc> = (1..=2)
         .map(|i| worker(&url, &format!("t{i}"), 1, &[]))
@@ -172,15 +159,28 @@ fn finished_jobs_are_removed_after_the_retention_period() {
     let (_c, url) = coordinator(&["--data-dir", dir.to_str().unwrap(), "--retention", "2s"]);
     let _w = worker(&url, "r", 1, &[]);
     wait_workers(&url, 1);
-    let v = common::json(&chirpfarm(&["search", "--signal-mc", "1.2", "--json", "--coordinator", &url]));
+    let v = common::json(&chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--json",
+        "--coordinator",
+        &url,
+    ]));
     assert_eq!(v["signals"][0]["best"]["template_index"], 40);
     assert!(dir.join("jobs/job-1/job.pb").exists(), "the job is on disk");
     let jobs = chirpfarm(&["jobs", "--coordinator", &url]);
     assert!(String::from_utf8_lossy(&jobs.stdout).contains("job-1"));
     std::thread::sleep(Duration::from_millis(3500));
     let jobs = chirpfarm(&["jobs", "--coordinator", &url]);
-    assert!(!String::from_utf8_lossy(&jobs.stdout).contains("job-1"), "kept past retention");
-    assert!(!dir.join("jobs/job-1").exists(), "files kept past retention");
+    assert!(
+        !String::from_utf8_lossy(&jobs.stdout).contains("job-1"),
+        "kept past retention"
+    );
+    assert!(
+        !dir.join("jobs/job-1").exists(),
+        "files kept past retention"
+    );
     let out = chirpfarm(&["watch", "job-1", "--coordinator", &url]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).ok();

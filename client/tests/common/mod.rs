@@ -139,3 +139,26 @@ pub fn wait_workers(url: &str, n: usize) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// A free loopback address (bound and released), for processes that must come back on the same
+/// port after a restart.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Starts a coordinator on a fixed address with its log discarded.
+pub fn coordinator_at(addr: &str, extra: &[&str]) -> Proc {
+    Proc {
+        child: Command::new(bin("chirpfarm-coordinator"))
+            .args(["--listen", addr])
+            .args(extra)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start coordinator"),
+    }
+}

@@ -677,7 +677,7 @@ impl Scheduler {
                 }
             }
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         found.into_iter().map(|(_, j, t, w)| (j, t, w)).collect()
     }
 

@@ -324,7 +324,7 @@ fn run_random(seed: u64) -> u64 {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut s = Scheduler::new(Config {
         heartbeat_timeout_ms: 50,
-        speculate: seed % 2 == 0,
+        speculate: seed.is_multiple_of(2),
     });
     let mut now = 0u64;
     let mut accepted: HashSet<(JobId, u32)> = HashSet::new();
@@ -507,7 +507,7 @@ fn run_random(seed: u64) -> u64 {
             restarts += 1;
             s = Scheduler::new(Config {
                 heartbeat_timeout_ms: 50,
-                speculate: seed % 2 == 0,
+                speculate: seed.is_multiple_of(2),
             });
             for (job, n) in &tasks_of {
                 if finished.contains_key(job) {
