@@ -151,14 +151,21 @@ pub fn free_addr() -> String {
     format!("127.0.0.1:{port}")
 }
 
-/// Starts a coordinator on a fixed address with its log discarded.
+/// Starts a coordinator on a fixed address with its log discarded, and waits until it accepts
+/// connections.
 pub fn coordinator_at(addr: &str, extra: &[&str]) -> Proc {
-    Proc {
+    let p = Proc {
         child: Command::new(bin("chirpfarm-coordinator"))
             .args(["--listen", addr])
             .args(extra)
             .stderr(Stdio::null())
             .spawn()
             .expect("start coordinator"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "coordinator did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
     }
+    p
 }
