@@ -1,0 +1,182 @@
+//! The coordinator's gRPC surface over a real socket: status codes and messages for malformed
+//! requests, and the worker session's protocol-version check.
+
+use chirpfarm_coordinator::{serve, CoordinatorConfig};
+use chirpfarm_proto::v1;
+use chirpfarm_proto::v1::client_client::ClientClient;
+use chirpfarm_proto::v1::worker_session_client::WorkerSessionClient;
+use tonic::Code;
+
+async fn start() -> (String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut config = CoordinatorConfig::default();
+    config.limits.max_templates = 1000;
+    tokio::spawn(serve(config, listener, None, async {
+        let _ = rx.await;
+    }));
+    (url, tx)
+}
+
+fn seed_spec(signals: Vec<f64>) -> v1::SearchSpec {
+    v1::SearchSpec {
+        bank: Some(v1::Bank {
+            kind: Some(v1::bank::Kind::Range(v1::RangeBank {
+                start: 0.8,
+                stop: 1.74,
+                step: 0.01,
+            })),
+        }),
+        signals: signals
+            .into_iter()
+            .map(|mc| v1::Signal {
+                mc,
+                delay_seconds: 0.0,
+            })
+            .collect(),
+        convention: 0,
+    }
+}
+
+#[tokio::test]
+async fn malformed_requests_get_actionable_status_codes() {
+    let (url, _stop) = start().await;
+    let mut c = ClientClient::connect(url).await.unwrap();
+    let submit = |spec: Option<v1::SearchSpec>, wait| v1::SubmitRequest {
+        spec,
+        chunk_size: 0,
+        wait_for_workers: wait,
+    };
+    let e = c.submit(submit(None, true)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    let e = c
+        .submit(submit(Some(seed_spec(vec![])), true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("no signal"), "{}", e.message());
+    let e = c
+        .submit(submit(Some(seed_spec(vec![-1.0])), true))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("got -1"), "{}", e.message());
+    let mut big = seed_spec(vec![1.2]);
+    big.bank = Some(v1::Bank {
+        kind: Some(v1::bank::Kind::Range(v1::RangeBank {
+            start: 0.8,
+            stop: 1.74,
+            step: 0.0001,
+        })),
+    });
+    let e = c.submit(submit(Some(big), true)).await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("limit of 1000"), "{}", e.message());
+    let mut bad_conv = seed_spec(vec![1.2]);
+    bad_conv.convention = 9;
+    let e = c.submit(submit(Some(bad_conv), true)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // No worker and not willing to wait.
+    let e = c
+        .submit(submit(Some(seed_spec(vec![1.2])), false))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable);
+    // Unknown and malformed job ids.
+    let e = c
+        .get_job(v1::JobRef {
+            job_id: "job-42".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::NotFound);
+    let e = c
+        .watch(v1::WatchRequest {
+            job_id: "42".into(),
+            cursor: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A queued job can be cancelled once; a second cancel is a failed precondition.
+    let job = c
+        .submit(submit(Some(seed_spec(vec![1.2])), true))
+        .await
+        .unwrap()
+        .into_inner()
+        .job_id;
+    let r = v1::JobRef {
+        job_id: job.clone(),
+    };
+    let info = c.cancel(r.clone()).await.unwrap().into_inner();
+    assert_eq!(info.state, v1::JobState::Cancelled as i32);
+    let e = c.cancel(r).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    let e = c
+        .watch(v1::WatchRequest {
+            job_id: job,
+            cursor: 10_000,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "a cursor past the end");
+}
+
+#[tokio::test]
+async fn workers_must_register_first_and_speak_our_protocol() {
+    let (url, _stop) = start().await;
+    let mut w = WorkerSessionClient::connect(url.clone()).await.unwrap();
+    let msg = |m| v1::WorkerMessage { msg: Some(m) };
+    // A wrong protocol version is refused with both versions named.
+    let old = msg(v1::worker_message::Msg::Register(v1::Register {
+        protocol_version: 99,
+        name: "old".into(),
+        ..Default::default()
+    }));
+    let e = w.session(tokio_stream::iter(vec![old])).await.unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(
+        e.message().contains("protocol version 99") && e.message().contains("speaks 1"),
+        "{}",
+        e.message()
+    );
+    // A session that does not start with Register is refused.
+    let credit = msg(v1::worker_message::Msg::Credit(v1::Credit { credits: 1 }));
+    let e = w
+        .session(tokio_stream::iter(vec![credit]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A correct registration is confirmed with an id and a heartbeat interval.
+    let ok = msg(v1::worker_message::Msg::Register(v1::Register {
+        protocol_version: chirpfarm_proto::PROTOCOL_VERSION,
+        name: "ok".into(),
+        threads: 1,
+        ..Default::default()
+    }));
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(ok).await.unwrap();
+    let mut inbound = w
+        .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    match inbound.message().await.unwrap().and_then(|m| m.msg) {
+        Some(v1::coordinator_message::Msg::Registered(r)) => {
+            assert!(r.worker_id.starts_with("w-"));
+            assert!(r.heartbeat_interval_ms > 0);
+        }
+        other => panic!("expected Registered, got {other:?}"),
+    }
+    let mut c = ClientClient::connect(url).await.unwrap();
+    let workers = c
+        .list_workers(v1::ListWorkersRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .workers;
+    assert_eq!(workers.len(), 1);
+    assert_eq!(workers[0].name, "ok");
+    drop(tx);
+}
