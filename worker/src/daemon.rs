@@ -1,7 +1,7 @@
 //! The worker daemon: a long-lived session with a coordinator.
 //!
 //! It registers, grants credits (pull-based: the coordinator never sends more leases than that),
-//! runs each lease on its own rayon pool with the [`Engine`](crate::engine::Engine), streams the
+//! runs each lease on its own rayon pool with the [`Engine`], streams the
 //! results back and grants a new credit. Heartbeats are sent from the async runtime, so compute
 //! never delays them. When the coordinator is not up yet or goes away, the daemon reconnects
 //! with exponential back-off. On shutdown it stops taking work, finishes what it holds (up to a
