@@ -178,6 +178,10 @@ fn bad_inputs_exit_2_with_a_clear_message() {
         "more than the limit of 1000000",
     );
     assert_bad(
+        &["search", "--bank", "0.8:1.74:0.00001", "--random-signals", "2000"],
+        "more than the limit of 100000000 results",
+    );
+    assert_bad(
         &["search", "--signal-mc", "1.2", "--max-templates", "10"],
         "94 templates, more than the limit of 10",
     );

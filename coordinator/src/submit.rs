@@ -12,9 +12,9 @@ use tonic::Status;
 /// Maps a validation error to the gRPC status a client can act on.
 pub fn spec_status(e: SpecError) -> Status {
     match e {
-        SpecError::BankTooLarge { .. } | SpecError::TooManySignals { .. } => {
-            Status::resource_exhausted(e.to_string())
-        }
+        SpecError::BankTooLarge { .. }
+        | SpecError::TooManySignals { .. }
+        | SpecError::TooManyResults { .. } => Status::resource_exhausted(e.to_string()),
         _ => Status::invalid_argument(e.to_string()),
     }
 }

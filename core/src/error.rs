@@ -52,6 +52,16 @@ pub enum SpecError {
         /// The configured limit.
         limit: u64,
     },
+    /// A search whose templates × signals exceed the configured limit.
+    #[error("{templates} templates × {signals} signals is more than the limit of {limit} results: split the search")]
+    TooManyResults {
+        /// Templates in the bank.
+        templates: u64,
+        /// Signals in the search.
+        signals: u64,
+        /// The configured limit.
+        limit: u64,
+    },
     /// A signal delay that is not finite or outside half a segment.
     #[error("signal delay must be finite and within ±32 s (half the 64 s segment), got {0}")]
     BadDelay(f64),

@@ -73,6 +73,8 @@ pub struct Limits {
     pub max_templates: u64,
     /// Most signals in one search (default 10^4).
     pub max_signals: u64,
+    /// Most (signal, template) results in one search (default 10^8, about 1.6 GB of results).
+    pub max_results: u64,
 }
 
 impl Default for Limits {
@@ -80,6 +82,7 @@ impl Default for Limits {
         Limits {
             max_templates: 1_000_000,
             max_signals: 10_000,
+            max_results: 100_000_000,
         }
     }
 }
@@ -110,7 +113,16 @@ impl SearchSpec {
         for s in &self.signals {
             s.validate()?;
         }
-        self.bank.masses(limits.max_templates)
+        let masses = self.bank.masses(limits.max_templates)?;
+        let results = masses.len() as u64 * self.signals.len() as u64;
+        if results > limits.max_results {
+            return Err(SpecError::TooManyResults {
+                templates: masses.len() as u64,
+                signals: self.signals.len() as u64,
+                limit: limits.max_results,
+            });
+        }
+        Ok(masses)
     }
 }
 
@@ -164,5 +176,14 @@ mod tests {
         assert_eq!(spec.validate(&Limits::default()), Err(SpecError::NoSignals));
         spec.signals.push(SignalSpec::chirp(1.2));
         assert_eq!(spec.validate(&Limits::default()).unwrap().len(), 94);
+        let tight = Limits {
+            max_results: 100,
+            ..Limits::default()
+        };
+        spec.signals.push(SignalSpec::chirp(1.3));
+        assert!(matches!(
+            spec.validate(&tight),
+            Err(SpecError::TooManyResults { .. })
+        ));
     }
 }
