@@ -39,7 +39,7 @@ pub enum Command {
     Cancel(CancelCmd),
     /// List the workers registered with the coordinator.
     Workers(Remote),
-    /// Micro-benchmarks of the engine.
+    /// Benchmarks: one template, template cache reuse, dispatch overhead, coordinator scale.
     #[command(subcommand)]
     Bench(BenchCmd),
 }

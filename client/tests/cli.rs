@@ -178,7 +178,13 @@ fn bad_inputs_exit_2_with_a_clear_message() {
         "more than the limit of 1000000",
     );
     assert_bad(
-        &["search", "--bank", "0.8:1.74:0.00001", "--random-signals", "2000"],
+        &[
+            "search",
+            "--bank",
+            "0.8:1.74:0.00001",
+            "--random-signals",
+            "2000",
+        ],
         "more than the limit of 100000000 results",
     );
     assert_bad(

@@ -164,7 +164,10 @@ pub fn coordinator_at(addr: &str, extra: &[&str]) -> Proc {
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "coordinator did not listen on {addr}");
+        assert!(
+            Instant::now() < deadline,
+            "coordinator did not listen on {addr}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     p
