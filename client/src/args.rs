@@ -4,6 +4,16 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// Shown after `chirpfarm --help`.
+const EXAMPLES: &str = "\
+Examples:
+  chirpfarm search --signal-mc 1.2                        the seed's script 1, embedded cluster
+  chirpfarm search --random-signals 10 --seed 7 --json    the seed's script 2
+  chirpfarm search --bank 0.8:1.74:0.001 --signal-mc 1.2 --coordinator http://lab1:50051
+  chirpfarm submit --signal-mc 1.2 && chirpfarm watch job-1 --json
+
+Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
+
 /// chirpfarm: matched-filter template-bank searches for compact-binary chirps, on this machine or
 /// on a networked cluster of worker daemons ("multiprocessing.Pool on networked clusters").
 ///
@@ -16,7 +26,8 @@ use std::path::PathBuf;
     version,
     about,
     long_about,
-    propagate_version = true
+    propagate_version = true,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     /// What to do.
