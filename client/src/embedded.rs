@@ -26,13 +26,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// One worker with `threads` threads and a 1 GiB template cache.
+    /// One worker with `threads` threads and no template cache: a one-shot search uses each
+    /// template once per task (for all its signals) and the process ends with the job, so a
+    /// cache would only cost page faults (about as much CPU as the filtering itself).
     pub fn search(threads: usize, chunk_size: Option<u32>) -> Options {
         Options {
             workers: 1,
             threads,
             chunk_size,
-            cache_bytes: 1024 << 20,
+            cache_bytes: 0,
             noop: false,
             credits: 2,
         }
