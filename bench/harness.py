@@ -10,11 +10,15 @@ Writes bench/results/<date>.json (<date>-quick.json with --quick): machine, vers
 sample, medians, ratios and targets. bench/report (chirpfarm-bench-report) turns it into plots
 and the generated block of bench/RESULTS.md.
 """
-import argparse, datetime, json, math, os, platform, re, signal, statistics, subprocess, sys
-import threading, time
+import argparse, datetime, hashlib, json, math, os, platform, re, shutil, signal, statistics
+import subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+BUILT = os.path.join(ROOT, "target", "release")
+BINARIES = ("chirpfarm", "chirpfarm-coordinator", "chirpfarm-worker")
+# The binaries are copied here at the start (snapshot_binaries): target/ is shared with whoever
+# else builds in this checkout, and a rebuild in the middle of a run must not mix two versions.
+BIN = BUILT
 PY = os.path.join(ROOT, "bench", "python")
 SEED_BANK, BANK_940, BANK_9400, BANK_470 = ("0.8:1.74:0.01", "0.8:1.74:0.001", "0.8:1.74:0.0001",
                                            "0.8:1.74:0.002")
@@ -173,6 +177,23 @@ def vmhwm(pid):
     return None
 
 
+def snapshot_binaries():
+    """Copies the release binaries to a private folder and points BIN at it; returns the folder
+    and each binary's sha256 prefix and build time."""
+    global BIN
+    d = tempfile.mkdtemp(prefix="chirpfarm-bench-bin-")
+    info = {}
+    for b in BINARIES:
+        src = os.path.join(BUILT, b)
+        shutil.copy2(src, os.path.join(d, b))
+        with open(src, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()[:16]
+        info[b] = {"sha256_16": digest, "built": datetime.datetime.fromtimestamp(
+            os.path.getmtime(src)).astimezone().isoformat(timespec="seconds")}
+    BIN = d
+    return d, info
+
+
 def machine_info():
     info = {"nproc": os.cpu_count(), "kernel": platform.release(), "arch": platform.machine()}
     try:
@@ -196,7 +217,8 @@ def machine_info():
 def versions(venv_python):
     v = {}
     for name, cmd in (("rustc", ["rustc", "-V"]), ("cargo", ["cargo", "-V"]),
-                      ("git_commit", ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])):
+                      ("git_commit", ["git", "-C", ROOT, "describe", "--always", "--dirty",
+                                      "--exclude", "*"])):
         try:
             v[name] = subprocess.run(cmd, capture_output=True, text=True).stdout.strip()
         except OSError:
@@ -233,7 +255,7 @@ class Bench:
     # ------------------------------------------------------------------------------ 1
     def per_template(self):
         log("1. one template, one core: chirpfarm bench filter vs numpy vs pyfftw")
-        iters, R = 200, self.rounds(7, 3)
+        iters, R = 200, self.rounds(9, 3)
         cmds = {"chirpfarm": cf("bench", "filter", "--json", "--iters", str(iters))}
         if self.v.get("numpy"):
             cmds["numpy"] = [*self.py, os.path.join(PY, "per_template.py"), "--impl", "numpy",
@@ -346,7 +368,7 @@ class Bench:
         return s, m, check
 
     def seed_script1(self, loop2):
-        R = self.rounds(7, 3)
+        R = self.rounds(9, 3)
         log("2. seed script 1 (94 templates): map / Pool(2) vs chirpfarm, %d rounds" % R)
         s, m, check = self.script1(SEED_BANK, R, loop2)
         startup_py = (median([p - (a + b + c) for p, a, b, c in zip(
@@ -585,7 +607,7 @@ class Bench:
     def scale(self):
         banks = ([(SEED_BANK, 94), (BANK_470, 470), (BANK_940, 940)] if self.quick else
                  [(SEED_BANK, 94), (BANK_940, 940), (BANK_9400, 9400)])
-        R = self.rounds(3, 2)
+        R = self.rounds(5, 2)
         log("6. scale: embedded search over %s templates, %d rounds" %
             ([n for _, n in banks], R))
         pts = {n: [] for _, n in banks}
@@ -667,9 +689,11 @@ class Bench:
             "description": "Embedded search (2 threads), one signal, median of %d rounds "
                            "(stats.wall_seconds). Least-squares fit t = a + b·N: a = %s, "
                            "b = %s per template, R² = %.5f; growth exponent between the two "
-                           "largest banks: %.3f (1 = linear)." % (
+                           "largest banks: %.3f (1 = linear, below 1 = better than linear); time "
+                           "per template %s at %d templates, %s at %d." % (
                                R, fmt_s(fit["intercept"]), fmt_s(fit["slope"]), fit["r2"],
-                               expo),
+                               expo, fmt_s(ys[0] / xs[0]), xs[0], fmt_s(ys[-1] / xs[-1]),
+                               xs[-1]),
             "columns": ["bank", "time (median)", "linear fit", "per template"],
             "rows": rows,
             "extra_tables": [{"columns": ["memory / coordinator scale", "value"],
@@ -696,7 +720,15 @@ class Bench:
     def main(self):
         t_start = time.time()
         os.makedirs(self.args.out_dir, exist_ok=True)
+        bin_dir, bin_info = snapshot_binaries()
+        try:
+            self.run_all(t_start, bin_info)
+        finally:
+            shutil.rmtree(bin_dir, ignore_errors=True)
+
+    def run_all(self, t_start, bin_info):
         self.v = versions(self.args.venv_python)
+        self.v["binaries"] = bin_info
         for pkg in self.args.failed_packages:
             self.skip(pkg, "pip install %s failed (see bench/run.sh output); the rows that need "
                            "it are marked skipped" % pkg)

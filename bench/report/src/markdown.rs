@@ -202,6 +202,23 @@ pub fn render(
         s(&v["threadpoolctl"]),
         s(&v["git_commit"])
     );
+    if let Some(bins) = v["binaries"].as_object() {
+        let list: Vec<String> = bins
+            .iter()
+            .map(|(name, b)| {
+                format!(
+                    "`{name}` sha256 {}… built {}",
+                    s(&b["sha256_16"]),
+                    s(&b["built"])
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "| binaries (copied at the start of the run) | {} |",
+            list.join("; ")
+        );
+    }
     let _ = writeln!(o, "| raw numbers | [{json_rel}]({json_rel}) |\n");
     for n in doc["notes"].as_array().into_iter().flatten() {
         let _ = writeln!(o, "* {}", s(n));
@@ -298,8 +315,9 @@ pub fn render(
                     let _ = writeln!(
                         o,
                         "![job time vs bank size]({p})\n\n*Job time (s, log scale) against \
-                         templates in the bank (log scale): every sample, the medians and the \
-                         least-squares line t = a + b·N{caption_note}.*\n"
+                         templates in the bank (log scale): every sample (grey), the medians (blue), \
+                         the least-squares line t = a + b·N (red) and, dashed, time proportional \
+                         to N through the largest bank{caption_note}.*\n"
                     );
                 }
             }

@@ -190,6 +190,25 @@ pub fn scale(doc: &Value, path: &Path, text: bool) -> Result<bool> {
         ))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2)));
     }
+    // t ∝ N through the largest bank: points above it cost more per template than that bank
+    let (n_big, t_big) =
+        pts.iter()
+            .map(|p| (p.0, p.2))
+            .fold((0.0, 0.0), |acc, p| if p.0 > acc.0 { p } else { acc });
+    let per = t_big / n_big;
+    let (x0, x1) = (xmin.max(ymin / per), xmax.min(ymax / per));
+    let prop = vec![(x0, per * x0), (x1, per * x1)];
+    let green = RGBColor(40, 150, 80);
+    let s = chart
+        .draw_series(DashedLineSeries::new(prop, 10, 6, green.stroke_width(2)))
+        .map_err(err)?;
+    if text {
+        s.label(format!(
+            "t ∝ N through the largest bank ({} per template)",
+            fmt_secs(t_big / n_big)
+        ))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], green.stroke_width(2)));
+    }
     let blue = RGBColor(30, 90, 200);
     let s = chart
         .draw_series(
@@ -202,9 +221,11 @@ pub fn scale(doc: &Value, path: &Path, text: bool) -> Result<bool> {
             .legend(move |(x, y)| Circle::new((x + 10, y), 6, blue.filled()));
         chart
             .draw_series(pts.iter().map(|p| {
+                // right of the point, or left of it for the largest bank (room in the chart)
+                let x = if p.0 >= nmax { p.0 / 3.2 } else { p.0 * 1.12 };
                 Text::new(
                     format!("{:.0}: {}", p.0, fmt_secs(p.2)),
-                    (p.0 * 1.12, p.2 / 1.35),
+                    (x, p.2 / 1.35),
                     (FONT, 17),
                 )
             }))
