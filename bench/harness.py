@@ -194,6 +194,22 @@ def snapshot_binaries():
     return d, info
 
 
+def cpu_busy(interval=1.0):
+    """Fraction of all CPUs busy over `interval` seconds (from /proc/stat); while the harness
+    sleeps here this is everybody else's use of the machine."""
+    def read():
+        with open("/proc/stat") as fh:
+            v = [int(x) for x in fh.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    try:
+        t0, i0 = read()
+        time.sleep(interval)
+        t1, i1 = read()
+    except OSError:
+        return None
+    return 1 - (i1 - i0) / max(1, t1 - t0)
+
+
 def machine_info():
     info = {"nproc": os.cpu_count(), "kernel": platform.release(), "arch": platform.machine()}
     try:
@@ -244,6 +260,23 @@ class Bench:
         self.py = [*ENV_PREFIX, args.venv_python]
         self.sections, self.skipped, self.checks, self.plots = [], [], [], {}
         self.commands = {}
+        self.quiet_log = []
+
+    def quiet(self, section):
+        """Waits (at most --max-wait-quiet seconds) until other processes use under 15% of the
+        CPUs, and records what it saw: the machine is shared with other people's compiles."""
+        t0 = time.time()
+        while True:
+            busy = cpu_busy()
+            waited = time.time() - t0
+            if busy is None or busy < 0.15 or waited >= self.args.max_wait_quiet:
+                break
+            if waited < 1.5:
+                log("waiting for a quiet machine (others use %.0f%% of the CPUs)" % (busy * 100))
+        self.quiet_log.append({"section": section, "other_cpu_busy": busy,
+                               "waited_seconds": round(waited, 1)})
+        if busy is not None and busy >= 0.15:
+            log("NOTE: starting %s while others use %.0f%% of the CPUs" % (section, busy * 100))
 
     def skip(self, item, reason):
         log("SKIPPED %s: %s" % (item, reason))
@@ -738,20 +771,27 @@ class Bench:
         machine = machine_info()
         machine["load_average_before"] = os.getloadavg()
         self.fault_results = None
+        self.quiet('per_template')
         self.per_template()
         loop2, loop1 = Cluster(2, 1, cache_mb=0), Cluster(1, 1, cache_mb=0)
         try:
+            self.quiet('seed_script1')
             self.seed_script1(loop2)
+            self.quiet('bank940')
             self.bank940(loop2, loop1)
         finally:
             loop2.stop()
             loop1.stop()
+        self.quiet('seed_script2')
         self.script2()
+        self.quiet('dispatch')
         self.dispatch()
+        self.quiet('scale')
         self.scale()
         if self.args.with_faults:
             self.faults()
         machine["load_average_after"] = os.getloadavg()
+        machine["other_cpu_use_before_sections"] = self.quiet_log
         date = datetime.date.today().isoformat()
         stem = date + ("-quick" if self.quick else "")
         doc = {"schema": 1, "date": date, "stem": stem,
@@ -764,6 +804,14 @@ class Bench:
                "notes": ["Compare ratios: both sides of every ratio ran in this run on this "
                          "machine, interleaved; absolute times move with the machine's load "
                          "(load averages before/after are recorded).",
+                         "Other processes' CPU use just before each section (the harness waits "
+                         "up to %.0f s for it to fall under 15%%): %s." % (
+                             self.args.max_wait_quiet, ", ".join(
+                                 "%s %s%s" % (q["section"], "?" if q["other_cpu_busy"] is None
+                                              else "%.0f%%" % (100 * q["other_cpu_busy"]),
+                                              " (after %.0f s)" % q["waited_seconds"]
+                                              if q["waited_seconds"] >= 2 else "")
+                                 for q in self.quiet_log)),
                          "Python runs: %s <venv python> ..." % " ".join(ENV_PREFIX)]}
         path = os.path.join(self.args.out_dir, stem + ".json")
         with open(path, "w") as fh:
@@ -812,5 +860,11 @@ if __name__ == "__main__":
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--failed-packages", nargs="*", default=[])
     ap.add_argument("--with-faults", action="store_true")
+    ap.add_argument("--max-wait-quiet", type=float, default=None,
+                    help="seconds to wait before each section for other processes to use < 15%% "
+                         "of the CPUs (default 60, 10 with --quick)")
     ap.add_argument("--command", default="bench/run.sh")
-    Bench(ap.parse_args()).main()
+    a = ap.parse_args()
+    if a.max_wait_quiet is None:
+        a.max_wait_quiet = 10.0 if a.quick else 60.0
+    Bench(a).main()
