@@ -138,6 +138,7 @@ class Cluster:
                 cmd += ["--template-cache-mb", str(cache_mb)]
             self.workers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                                  stderr=subprocess.DEVNULL))
+        LIVE.update([self.coord, *self.workers])
         for _ in range(300):
             out, _ = run(cf("workers", "--coordinator", self.url), check=False)
             if len([ln for ln in out.splitlines() if ln.strip()]) >= workers + 1:
@@ -154,6 +155,7 @@ class Cluster:
                 "workers": [vmhwm(w.pid) for w in self.workers]}
 
     def stop(self):
+        LIVE.difference_update([self.coord, *self.workers])
         for p in self.workers + [self.coord]:
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
@@ -210,6 +212,51 @@ def cpu_busy(interval=1.0):
     return 1 - (i1 - i0) / max(1, t1 - t0)
 
 
+CLK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+LIVE = set()  # coordinator/worker processes of running Clusters (their CPU counts as ours)
+
+
+def proc_ticks(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def stat_busy():
+    with open("/proc/stat") as fh:
+        v = [int(x) for x in fh.readline().split()[1:9]]
+    return sum(v) - v[3] - v[4]
+
+
+def our_cpu_seconds():
+    import resource
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+class Meter:
+    """Everybody else's share of the CPUs while a round runs: the machine's busy time
+    (/proc/stat) minus this harness's own (itself, its waited-for children, its live
+    coordinator/worker processes)."""
+
+    def __init__(self):
+        self.t0, self.busy0, self.ours0 = time.perf_counter(), stat_busy(), our_cpu_seconds()
+        self.procs0 = {p.pid: proc_ticks(p.pid) or 0 for p in LIVE}
+
+    def others(self):
+        wall = time.perf_counter() - self.t0
+        busy = (stat_busy() - self.busy0) / CLK
+        ours = our_cpu_seconds() - self.ours0
+        for p in LIVE:
+            t = proc_ticks(p.pid)
+            if t is not None:
+                ours += (t - self.procs0.get(p.pid, 0)) / CLK
+        return wall, max(0.0, busy - ours) / (wall * (os.cpu_count() or 1))
+
+
 def machine_info():
     info = {"nproc": os.cpu_count(), "kernel": platform.release(), "arch": platform.machine()}
     try:
@@ -260,23 +307,50 @@ class Bench:
         self.py = [*ENV_PREFIX, args.venv_python]
         self.sections, self.skipped, self.checks, self.plots = [], [], [], {}
         self.commands = {}
-        self.quiet_log = []
+        self.quiet_log, self.round_log, self.waited, self.redos = [], [], 0.0, 0
 
-    def quiet(self, section):
-        """Waits (at most --max-wait-quiet seconds) until other processes use under 15% of the
-        CPUs, and records what it saw: the machine is shared with other people's compiles."""
+    def quiet(self, section, max_wait=None):
+        """Waits until other processes use under 15% of the CPUs, at most `max_wait` seconds
+        and never more than what is left of the run's waiting budget (--wait-budget), and
+        records what it saw: the machine is shared with other people's compiles."""
+        limit = min(self.args.max_wait_quiet if max_wait is None else max_wait,
+                    max(0.0, self.args.wait_budget - self.waited))
         t0 = time.time()
         while True:
             busy = cpu_busy()
             waited = time.time() - t0
-            if busy is None or busy < 0.15 or waited >= self.args.max_wait_quiet:
+            if busy is None or busy < 0.15 or waited >= limit:
                 break
             if waited < 1.5:
                 log("waiting for a quiet machine (others use %.0f%% of the CPUs)" % (busy * 100))
+        self.waited += waited
         self.quiet_log.append({"section": section, "other_cpu_busy": busy,
                                "waited_seconds": round(waited, 1)})
         if busy is not None and busy >= 0.15:
             log("NOTE: starting %s while others use %.0f%% of the CPUs" % (section, busy * 100))
+
+    def measured(self, label, fn, attempts=3):
+        """Runs one round, fn(), measuring everybody else's CPU use meanwhile; a round during
+        which others used more than 10% of the CPUs is thrown away and run again after a wait
+        for a quiet machine (at most `attempts` tries, while the waiting budget lasts)."""
+        for attempt in range(1, attempts + 1):
+            meter = Meter()
+            res = fn()
+            wall, other = meter.others()
+            rec = {"round": label, "attempt": attempt, "seconds": round(wall, 3),
+                   "others_cpu_share": round(other, 3), "kept": True}
+            self.round_log.append(rec)
+            if (other <= 0.10 or wall < 0.5 or attempt == attempts
+                    or self.waited >= self.args.wait_budget or self.redos >= 40):
+                if other > 0.10 and wall >= 0.5:
+                    log("NOTE: round %s kept although others used %.0f%% of the CPUs" % (
+                        label, other * 100))
+                return res
+            rec["kept"] = False
+            self.redos += 1
+            log("round %s: others used %.0f%% of the CPUs; running it again" % (
+                label, other * 100))
+            self.quiet(label + " (redo)", max_wait=30)
 
     def skip(self, item, reason):
         log("SKIPPED %s: %s" % (item, reason))
@@ -298,9 +372,11 @@ class Bench:
                               "--iters", str(iters)]
         self.commands["per_template"] = {k: " ".join(c) for k, c in cmds.items()}
         samples, extra = {k: [] for k in cmds}, {}
-        for _ in range(R):  # interleaved, so load changes hit every implementation alike
-            for k, c in cmds.items():
-                d, _ = run_json(c)
+        def one_round():  # interleaved, so load changes hit every implementation alike
+            return {k: run_json(c)[0] for k, c in cmds.items()}
+
+        for r in range(R):
+            for k, d in self.measured("per_template/%d" % r, one_round).items():
                 samples[k].append(d["per_template_seconds"])
                 if k != "chirpfarm":
                     extra[k] = {x: d.get(x) for x in ("plan_seconds", "threadpoolctl", "value",
@@ -347,32 +423,34 @@ class Bench:
         pool_json = cf_json = lo2_json = lo1_json = None
         script = os.path.join(PY, "seed_script1.py")
         sig = ["--signal-mc", "1.2", "--bank", bank]
-        for r in range(R):
+        def one_round():
+            got, docs = {}, {}
             if py_ok:
                 if bank == SEED_BANK:  # the 940-bank map is only needed for script 1's map
                     d, w = run_json([*self.py, script, "--mode", "map", "--bank", bank, "--json"])
-                    s["py_map"].append(d["map_seconds"])
-                    s["py_map_process"].append(w)
+                    got["py_map"], got["py_map_process"] = d["map_seconds"], w
                 d, w = run_json([*self.py, script, "--mode", "pool", "--bank", bank, "--json",
                                  "--snrs"])
-                s["py_pool_map"].append(d["pool_map_seconds"])
-                s["py_pool_start"].append(d["pool_start_seconds"])
-                s["py_pool_close"].append(d["pool_close_seconds"])
-                s["py_pool_process"].append(w)
-                pool_json = d
+                got.update({"py_pool_map": d["pool_map_seconds"],
+                            "py_pool_start": d["pool_start_seconds"],
+                            "py_pool_close": d["pool_close_seconds"], "py_pool_process": w})
+                docs["pool"] = d
             d, w = run_json(cf("search", "--json", "--quiet", *sig))
-            s["cf_job"].append(d["stats"]["wall_seconds"])
-            s["cf_process"].append(w)
-            cf_json = d
+            got["cf_job"], got["cf_process"], docs["cf"] = d["stats"]["wall_seconds"], w, d
             d, w = loop2.search(*sig)
-            s["lo2_job"].append(d["stats"]["wall_seconds"])
-            s["lo2_process"].append(w)
-            lo2_json = d
+            got["lo2_job"], got["lo2_process"], docs["lo2"] = d["stats"]["wall_seconds"], w, d
             if loop1 is not None:
                 d, w = loop1.search(*sig)
-                s["lo1_job"].append(d["stats"]["wall_seconds"])
-                s["lo1_process"].append(w)
-                lo1_json = d
+                got["lo1_job"], got["lo1_process"], docs["lo1"] = (d["stats"]["wall_seconds"], w,
+                                                                   d)
+            return got, docs
+
+        for r in range(R):
+            got, docs = self.measured("%s/%d" % (n_label, r), one_round)
+            for k, x in got.items():
+                s[k].append(x)
+            pool_json = docs.get("pool", pool_json)
+            cf_json, lo2_json, lo1_json = docs["cf"], docs["lo2"], docs.get("lo1")
         m = {k: median(v) for k, v in s.items()}
         # parity: the Python port's SNRs against chirpfarm's JSON
         check = {"bank": bank, "templates": len(cf_json["bank"]["mc"])}
@@ -451,14 +529,19 @@ class Bench:
         s, m, check = self.script1(BANK_940, R, loop2, loop1)
         # the first job of a freshly started farm (default 1 GB template cache), for comparison
         fresh = {1: [], 2: []}
-        for _ in range(R):
+        def fresh_round():
+            got = {}
             for nw in (1, 2):
                 c = Cluster(nw, 1)
                 try:
-                    d, _ = c.search("--signal-mc", "1.2", "--bank", BANK_940)
-                    fresh[nw].append(d["stats"]["wall_seconds"])
+                    got[nw] = c.search("--signal-mc", "1.2", "--bank", BANK_940)[0]
                 finally:
                     c.stop()
+            return got
+
+        for r in range(R):
+            for nw, d in self.measured("fresh940/%d" % r, fresh_round).items():
+                fresh[nw].append(d["stats"]["wall_seconds"])
         s["fresh_first_job_1w"], s["fresh_first_job_2w"] = fresh[1], fresh[2]
         m["fresh_first_job_1w"], m["fresh_first_job_2w"] = median(fresh[1]), median(fresh[2])
         rows = [
@@ -507,16 +590,23 @@ class Bench:
                  for b in banks}
         lo = {"job": [], "process": [], "first_job": []}
         lo_json = []
+        def loopback_round(masses):
+            c = Cluster(2, 1)
+            try:
+                return [c.search("--signal-mc", repr(mc)) for mc in masses]
+            finally:
+                c.stop()
+
         for r in range(R):
             if self.v.get("numpy"):
-                d, w = run_json([*self.py, os.path.join(PY, "seed_script2.py"), "--json",
-                                 "--seed", "1"])
+                d, w = self.measured("script2-python/%d" % r, lambda: run_json(
+                    [*self.py, os.path.join(PY, "seed_script2.py"), "--json", "--seed", "1"]))
                 py += d["per_signal_seconds"][1:]
                 py_first.append(d["per_signal_seconds"][0])
                 py_total.append(w)
                 py_json = d
-            d, _ = run_json(cf("bench", "cache", "--signals", "10",
-                               *sum((["--bank", b] for b in banks), [])))
+            d, _ = self.measured("script2-bench-cache/%d" % r, lambda: run_json(cf(
+                "bench", "cache", "--signals", "10", *sum((["--bank", b] for b in banks), []))))
             for row in d["results"]:
                 for mode in ("cached", "uncached"):
                     t = row["modes"][mode]["per_signal_seconds"]
@@ -526,19 +616,14 @@ class Bench:
             # default template cache, the Python run's signals, one CLI process per signal
             masses = (py_json["true_mc"] if py_json else
                       [0.8 + 0.094 * i + 0.01 for i in range(10)])
-            c = Cluster(2, 1)
-            try:
-                for i, mc in enumerate(masses):
-                    d, w = c.search("--signal-mc", repr(mc))
-                    if i == 0:
-                        lo["first_job"].append(d["stats"]["wall_seconds"])
-                    else:
-                        lo["job"].append(d["stats"]["wall_seconds"])
-                        lo["process"].append(w)
-                    if r == R - 1:
-                        lo_json.append(d["signals"][0])
-            finally:
-                c.stop()
+            runs = self.measured("script2-loopback/%d" % r, lambda: loopback_round(masses))
+            for i, (d, w) in enumerate(runs):
+                if i == 0:
+                    lo["first_job"].append(d["stats"]["wall_seconds"])
+                else:
+                    lo["job"].append(d["stats"]["wall_seconds"])
+                    lo["process"].append(w)
+            lo_json = [d["signals"][0] for d, _ in runs]
         check = {"signals": len(lo_json)}
         if py_json:
             diffs, same = [], True
@@ -609,13 +694,15 @@ class Bench:
         N, R = self.rounds(2000, 1000), self.rounds(5, 2)
         log("5. dispatch overhead: %d no-op tasks, chirpfarm vs Dask, %d rounds" % (N, R))
         cfs = []
-        for _ in range(R):
-            d, _ = run_json(cf("bench", "dispatch", "--tasks", str(N), "--workers", "2"))
+        for r in range(R):
+            d, _ = self.measured("dispatch-chirpfarm/%d" % r, lambda: run_json(
+                cf("bench", "dispatch", "--tasks", str(N), "--workers", "2")))
             cfs.append(d["tasks_per_second"])
         dk, dk_raw = [], None
         if self.v.get("dask") and self.v.get("distributed"):
-            dk_raw, _ = run_json([*self.py, os.path.join(PY, "dask_dispatch.py"), "--tasks",
-                                  str(N), "--repeats", str(R)], timeout=600)
+            dk_raw, _ = self.measured("dispatch-dask", lambda: run_json(
+                [*self.py, os.path.join(PY, "dask_dispatch.py"), "--tasks", str(N), "--repeats",
+                 str(R)], timeout=600), attempts=2)
             dk = [x["tasks_per_second"] for x in dk_raw["rounds"]]
         m_cf, m_dk = median(cfs), median(dk)
         rows = [["chirpfarm `bench dispatch` (coordinator + 2 in-process no-op workers, "
@@ -644,10 +731,12 @@ class Bench:
         log("6. scale: embedded search over %s templates, %d rounds" %
             ([n for _, n in banks], R))
         pts = {n: [] for _, n in banks}
-        for _ in range(R):
-            for b, n in banks:
-                d, _ = run_json(cf("search", "--json", "--quiet", "--signal-mc", "1.2",
-                                   "--bank", b))
+        def scale_round():
+            return [(n, run_json(cf("search", "--json", "--quiet", "--signal-mc", "1.2",
+                                    "--bank", b))[0]) for b, n in banks]
+
+        for r in range(R):
+            for n, d in self.measured("scale/%d" % r, scale_round):
                 assert d["stats"]["templates"] == n, d["stats"]
                 pts[n].append(d["stats"]["wall_seconds"])
         xs = sorted(pts)
@@ -657,24 +746,7 @@ class Bench:
         # peak RSS over loopback: fresh coordinator + 2 one-thread workers (default 1 GB cache)
         big_b, big_n = banks[-1]
         log("6. peak RSS: %d templates over a coordinator + 2 loopback workers" % big_n)
-        c = Cluster(2, 1)
-        client_rss = None
-        try:
-            cmd = cf("search", "--coordinator", c.url, "--json", "--quiet", "--signal-mc",
-                     "1.2", "--bank", big_b)
-            if os.path.exists("/usr/bin/time"):
-                p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd],
-                                   capture_output=True, text=True, timeout=600)
-                if p.returncode != 0:
-                    raise RuntimeError("loopback search failed: " + p.stderr[-2000:])
-                d = json.loads(p.stdout)
-                m = re.search(r"MAXRSS_KB=(\d+)", p.stderr)
-                client_rss = int(m.group(1)) * 1024 if m else None
-            else:
-                d, _ = run_json(cmd)
-            rss = c.vmhwm()
-        finally:
-            c.stop()
+        rss, d, client_rss = self.measured("rss", lambda: self.rss_run(big_b), attempts=2)
         rss["client"] = client_rss
         rss["templates"] = big_n
         rss["loopback_job_seconds"] = d["stats"]["wall_seconds"]
@@ -737,6 +809,29 @@ class Bench:
         self.plots["scale"] = {"points": [{"templates": n, "samples_seconds": pts[n],
                                            "median_seconds": median(pts[n])} for n in xs],
                                "fit": fit}
+
+    def rss_run(self, bank):
+        """A search over `bank` on a fresh coordinator + 2 one-thread loopback workers (default
+        1 GB template cache); peak RSS (VmHWM) of each process, and of the client."""
+        c = Cluster(2, 1)
+        client_rss = None
+        try:
+            cmd = cf("search", "--coordinator", c.url, "--json", "--quiet", "--signal-mc",
+                     "1.2", "--bank", bank)
+            if os.path.exists("/usr/bin/time"):
+                p = subprocess.run(["/usr/bin/time", "-f", "MAXRSS_KB=%M", *cmd],
+                                   capture_output=True, text=True, timeout=600)
+                if p.returncode != 0:
+                    raise RuntimeError("loopback search failed: " + p.stderr[-2000:])
+                d = json.loads(p.stdout)
+                m = re.search(r"MAXRSS_KB=(\d+)", p.stderr)
+                client_rss = int(m.group(1)) * 1024 if m else None
+            else:
+                d, _ = run_json(cmd)
+            rss = c.vmhwm()
+        finally:
+            c.stop()
+        return rss, d, client_rss
 
     def faults(self):
         log("extra: bench/fault_recovery.py")
@@ -811,8 +906,18 @@ class Bench:
                                               else "%.0f%%" % (100 * q["other_cpu_busy"]),
                                               " (after %.0f s)" % q["waited_seconds"]
                                               if q["waited_seconds"] >= 2 else "")
-                                 for q in self.quiet_log)),
-                         "Python runs: %s <venv python> ..." % " ".join(ENV_PREFIX)]}
+                                 for q in self.quiet_log if "(redo)" not in q["section"])),
+                         "Rounds: %d measured, %d thrown away and run again because other "
+                         "processes used more than 10%% of the CPUs during them, %d kept "
+                         "although they did (waiting budget used: %.0f of %.0f s); every "
+                         "round's share is in the JSON (\"rounds\")." % (
+                             len(self.round_log),
+                             sum(1 for x in self.round_log if not x["kept"]),
+                             sum(1 for x in self.round_log if x["kept"] and x["seconds"] >= 0.5
+                                 and x["others_cpu_share"] > 0.10),
+                             self.waited, self.args.wait_budget),
+                         "Python runs: %s <venv python> ..." % " ".join(ENV_PREFIX)],
+               "rounds": self.round_log}
         path = os.path.join(self.args.out_dir, stem + ".json")
         with open(path, "w") as fh:
             json.dump(doc, fh, indent=1)
@@ -860,6 +965,9 @@ if __name__ == "__main__":
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench", "results"))
     ap.add_argument("--failed-packages", nargs="*", default=[])
     ap.add_argument("--with-faults", action="store_true")
+    ap.add_argument("--wait-budget", type=float, default=None,
+                    help="seconds of waiting for a quiet machine in the whole run (default 420, "
+                         "30 with --quick)")
     ap.add_argument("--max-wait-quiet", type=float, default=None,
                     help="seconds to wait before each section for other processes to use < 15%% "
                          "of the CPUs (default 60, 10 with --quick)")
@@ -867,4 +975,6 @@ if __name__ == "__main__":
     a = ap.parse_args()
     if a.max_wait_quiet is None:
         a.max_wait_quiet = 10.0 if a.quick else 60.0
+    if a.wait_budget is None:
+        a.wait_budget = 30.0 if a.quick else 420.0
     Bench(a).main()
