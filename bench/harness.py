@@ -26,6 +26,8 @@ SEED_BANK, BANK_940, BANK_9400, BANK_470 = ("0.8:1.74:0.01", "0.8:1.74:0.001", "
 PIN = ["OMP_NUM_THREADS=1", "OPENBLAS_NUM_THREADS=1", "MKL_NUM_THREADS=1", "NUMEXPR_NUM_THREADS=1",
        "VECLIB_MAXIMUM_THREADS=1"]
 ENV_PREFIX = ["env", "-u", "OPENBLAS_CORETYPE", "-u", "OPENBLAS_L2_SIZE", *PIN]
+# glibc malloc tunables: keep freed memory instead of returning it to the system
+MALLOC_KEEP = ["MALLOC_MMAP_THRESHOLD_=268435456", "MALLOC_TRIM_THRESHOLD_=268435456"]
 
 
 def log(msg):
@@ -367,6 +369,8 @@ class Bench:
         if self.v.get("numpy"):
             cmds["numpy"] = [*self.py, os.path.join(PY, "per_template.py"), "--impl", "numpy",
                              "--iters", str(iters)]
+            # the same, with glibc malloc keeping freed memory (no page faults per call)
+            cmds["numpy-nofault"] = ["env", *MALLOC_KEEP, *cmds["numpy"]]
         if self.v.get("pyfftw") and self.v.get("numpy"):
             cmds["pyfftw"] = [*self.py, os.path.join(PY, "per_template.py"), "--impl", "pyfftw",
                               "--iters", str(iters)]
@@ -380,21 +384,30 @@ class Bench:
                 samples[k].append(d["per_template_seconds"])
                 if k != "chirpfarm":
                     extra[k] = {x: d.get(x) for x in ("plan_seconds", "threadpoolctl", "value",
-                                                      "relative_difference_to_numpy")}
-        med = {k: median(samples.get(k, [])) for k in ("chirpfarm", "numpy", "pyfftw")}
+                                                      "relative_difference_to_numpy",
+                                                      "page_faults_per_call", "malloc_env")}
+        impls = ("chirpfarm", "numpy", "numpy-nofault", "pyfftw")
+        med = {k: median(samples.get(k, [])) for k in impls}
+        faults = {k: extra.get(k, {}).get("page_faults_per_call") for k in impls}
         c = med["chirpfarm"]
         rows = []
         for k, label in (("chirpfarm", "chirpfarm `bench filter` (realfft, Rust)"),
                          ("numpy", "numpy: the seed's `maxsnr` (numpy.fft.irfft)"),
+                         ("numpy-nofault", "numpy, the same, glibc malloc keeping freed memory "
+                                           "(%s)" % " ".join(MALLOC_KEEP)),
                          ("pyfftw", "pyfftw: FFTW c2r plan, FFTW_MEASURE, threads=1")):
             s = samples.get(k, [])
             rows.append([label, fmt_s(med[k]), fmt_s(min(s)) if s else "skipped",
                          fmt_s(max(s)) if s else "skipped", str(len(s)),
+                         "—" if k == "chirpfarm" else (
+                             "skipped" if faults[k] is None else "%.0f" % faults[k]),
                          fmt_ratio(med[k] / c) if med[k] and c else "skipped"])
         tg = [target("chirpfarm time / pyfftw (FFTW_MEASURE) time", c / med["pyfftw"]
                      if med["pyfftw"] else None, "<=", 1.0),
               info("numpy time / chirpfarm time (speed-up over the seed's numpy)",
-                   div(med["numpy"], c), fmt_ratio(div(med["numpy"], c)))]
+                   div(med["numpy"], c), fmt_ratio(div(med["numpy"], c))),
+              info("numpy without page faults / chirpfarm time",
+                   div(med["numpy-nofault"], c), fmt_ratio(div(med["numpy-nofault"], c)))]
         self.sections.append({
             "id": "per_template",
             "title": "1. One template: multiply + inverse real FFT (n = 2^17) + max, f64, one core",
@@ -402,15 +415,19 @@ class Bench:
                            "median of %d timed calls (signal template(1.2), normalised "
                            "template(1.25), both precomputed). Python runs pinned to one thread "
                            "(OMP/OPENBLAS/MKL_NUM_THREADS=1, OPENBLAS_CORETYPE and "
-                           "OPENBLAS_L2_SIZE unset)." % (R, iters),
+                           "OPENBLAS_L2_SIZE unset). The seed's `maxsnr` allocates 4 temporary "
+                           "1 MB arrays per call; with glibc's default malloc they are fresh "
+                           "pages every time (~1,000 page faults per call), so numpy is also "
+                           "timed with malloc told to keep freed memory." % (R, iters),
             "columns": ["implementation", "median", "min", "max", "processes",
-                        "time vs chirpfarm"],
+                        "page faults per call", "time vs chirpfarm"],
             "rows": rows, "targets": tg,
             "raw": {"samples_seconds": samples, "median_seconds": med, "iters": iters,
                     "details": extra, "commands": self.commands["per_template"]}})
         self.plots["per_template"] = [
-            {"label": k, "median_seconds": med[k], "samples_seconds": samples.get(k, [])}
-            for k in ("chirpfarm", "numpy", "pyfftw")]
+            {"label": {"numpy-nofault": "numpy, no page faults"}.get(k, k),
+             "median_seconds": med[k], "samples_seconds": samples.get(k, [])}
+            for k in impls]
 
     # ------------------------------------------------------------------------------ 2 + 3
     def script1(self, bank, R, loop2, loop1=None):

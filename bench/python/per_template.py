@@ -12,9 +12,12 @@ calls is reported (after 5 untimed warm-up calls).
                  (unnormalised), max(out) * (4/df)/n. conj(signal) is computed once, as the
                  signal is fixed for a job (chirpfarm does the same).
 
-Prints one JSON line. Run it single-threaded: OMP_NUM_THREADS=1 etc. (bench/harness.py does).
+Prints one JSON line, with the minor page faults per call: numpy's temporaries (4 arrays of
+1 MB per call) are fresh pages on every call while glibc malloc returns freed memory to the
+system; with MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ raised in the environment they
+are not (bench/harness.py measures both). Run it single-threaded: OMP_NUM_THREADS=1 etc.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, resource, sys, time
 
 import numpy as N
 
@@ -27,12 +30,14 @@ def time_calls(fn, iters):
         fn()
     times = []
     pc = time.perf_counter
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(iters):
         t0 = pc()
         fn()
         times.append(pc() - t0)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / iters
     times.sort()
-    return times[len(times) // 2], times
+    return times[len(times) // 2], faults
 
 
 def main():
@@ -70,8 +75,10 @@ def main():
         ref = float(F.maxsnr(signal, temp))
         out["relative_difference_to_numpy"] = abs(value - ref) / abs(ref)
     out["value"] = value
-    med, _ = time_calls(fn, args.iters)
+    med, faults = time_calls(fn, args.iters)
     out["per_template_seconds"] = med
+    out["page_faults_per_call"] = faults
+    out["malloc_env"] = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}
     try:
         from threadpoolctl import threadpool_info
         out["threadpoolctl"] = threadpool_info()

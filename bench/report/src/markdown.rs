@@ -296,8 +296,8 @@ pub fn render(
             ""
         } else {
             " (drawn without text, no font was found: grid lines at the powers of ten in the \
-             scale plot, every 500 µs in the per-template plot; bars left to right: chirpfarm, \
-             numpy, pyfftw)"
+             scale plot, every 500 µs in the per-template plot; bars left to right as in the \
+             table)"
         };
         match sec["id"].as_str() {
             Some("per_template") => {
@@ -306,7 +306,8 @@ pub fn render(
                         o,
                         "![per-template time by implementation]({p})\n\n*Per-template time \
                          (µs, bars: median; whiskers: min–max over processes) for chirpfarm, \
-                         numpy and pyfftw{caption_note}.*\n"
+                         numpy (the seed's `maxsnr`, with and without per-call page faults) and \
+                         pyfftw{caption_note}.*\n"
                     );
                 }
             }

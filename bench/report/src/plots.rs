@@ -280,7 +280,7 @@ pub fn per_template(doc: &Value, path: &Path, text: bool) -> Result<bool> {
         * 1.25;
     let n = bars.len();
 
-    let root = BitMapBackend::new(path, (960, 640)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1080, 640)).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut cb = ChartBuilder::on(&root);
     cb.margin(24);
@@ -368,15 +368,16 @@ pub fn per_template(doc: &Value, path: &Path, text: bool) -> Result<bool> {
                 }
                 if text {
                     let hi = b.samples.iter().copied().fold(m, f64::max);
-                    let ratio = reference
-                        .map(|r| format!(" ({:.3}× chirpfarm)", m / r))
-                        .unwrap_or_default();
+                    let mut lines = vec![format!("{m:.0} µs")];
+                    lines.extend(reference.map(|r| format!("{:.3}× chirpfarm", m / r)));
                     chart
-                        .draw_series(std::iter::once(Text::new(
-                            format!("{m:.0} µs{ratio}"),
-                            (x - 0.28, hi + top * 0.07),
-                            (FONT, 17),
-                        )))
+                        .draw_series(lines.into_iter().enumerate().map(|(k, l)| {
+                            Text::new(
+                                l,
+                                (x - 0.3, hi + top * (0.11 - 0.045 * k as f64)),
+                                (FONT, 16),
+                            )
+                        }))
                         .map_err(err)?;
                 }
             }
