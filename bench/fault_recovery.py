@@ -6,7 +6,8 @@ For every scenario a fresh coordinator and 3 one-thread workers run the same sea
 scenario, the job's wall time, the extra time against the fault-free run measured in the same
 invocation, and whether the results are bit-identical to the fault-free run.
 
-Usage: cargo build --release --bins && python3 bench/fault_recovery.py [--json FILE]
+Usage: cargo build --release --bins && python3 bench/fault_recovery.py [--rounds N] [--json FILE]
+(medians of N interleaved rounds, default 3)
 """
 import json, os, signal, socket, subprocess, sys, tempfile, threading, time
 
@@ -164,19 +165,26 @@ def run(scenario, reference):
 def main():
     scenarios = ["sigkill-worker", "sigstop-worker-heartbeat", "sigstop-worker-speculation",
                  "network-cut-worker", "sigkill-coordinator", "sigterm-coordinator"]
-    base = run("baseline", None)
-    rows = [base]
-    for s in scenarios:
-        rows.append(run(s, base["signals"]))
-    for r in rows:
-        r.pop("signals", None)
-        r["extra_seconds"] = r["wall_seconds"] - base["wall_seconds"]
+    rounds = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else 3
+    reference = run("baseline", None)["signals"]
+    samples = {s: [] for s in ["baseline"] + scenarios}
+    identical = {s: True for s in samples}
+    # Interleaved rounds: every scenario once per round, so load changes hit all alike.
+    for _ in range(rounds):
+        for s in samples:
+            r = run(s, reference)
+            samples[s].append(r["wall_seconds"])
+            identical[s] = identical[s] and r["identical"]
+    median = lambda xs: sorted(xs)[len(xs) // 2]
+    base = median(samples["baseline"])
+    rows = [{"scenario": s, "wall_seconds": median(v), "samples": v, "identical": identical[s],
+             "extra_seconds": median(v) - base} for s, v in samples.items()]
     for r in rows:
         print(f"scenario={r['scenario']:<28} wall_seconds={r['wall_seconds']:6.2f} "
               f"extra_seconds={r['extra_seconds']:+6.2f} identical={'yes' if r['identical'] else 'no'}")
     if "--json" in sys.argv:
         with open(sys.argv[sys.argv.index("--json") + 1], "w") as f:
-            json.dump({"date": time.strftime("%Y-%m-%d"), "rows": rows}, f, indent=1)
+            json.dump({"date": time.strftime("%Y-%m-%d"), "rounds": rounds, "rows": rows}, f, indent=1)
     sys.exit(0 if all(r["identical"] for r in rows) else 1)
 
 
