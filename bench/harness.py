@@ -310,6 +310,7 @@ class Bench:
         self.sections, self.skipped, self.checks, self.plots = [], [], [], {}
         self.commands = {}
         self.quiet_log, self.round_log, self.waited, self.redos = [], [], 0.0, 0
+        self.tp_note = "threadpoolctl not available"
 
     def quiet(self, section, max_wait=None):
         """Waits until other processes use under 15% of the CPUs, at most `max_wait` seconds
@@ -424,6 +425,14 @@ class Bench:
             "rows": rows, "targets": tg,
             "raw": {"samples_seconds": samples, "median_seconds": med, "iters": iters,
                     "details": extra, "commands": self.commands["per_template"]}})
+        tp = extra.get("numpy", {}).get("threadpoolctl")
+        if isinstance(tp, list):
+            self.tp_note = "threadpoolctl in the numpy process: " + ("; ".join(
+                "%s %s (%s), %s thread(s)" % (x.get("internal_api"), x.get("version"),
+                                              x.get("architecture"), x.get("num_threads"))
+                for x in tp) or "no thread pools")
+        elif tp:
+            self.tp_note = "threadpoolctl: %s" % tp
         self.plots["per_template"] = [
             {"label": {"numpy-nofault": "numpy, no page faults"}.get(k, k),
              "median_seconds": med[k], "samples_seconds": samples.get(k, [])}
@@ -933,7 +942,8 @@ class Bench:
                              sum(1 for x in self.round_log if x["kept"] and x["seconds"] >= 0.5
                                  and x["others_cpu_share"] > 0.10),
                              self.waited, self.args.wait_budget),
-                         "Python runs: %s <venv python> ..." % " ".join(ENV_PREFIX)],
+                         "Python runs: %s <venv python> ... ; %s." % (
+                             " ".join(ENV_PREFIX), self.tp_note)],
                "rounds": self.round_log}
         path = os.path.join(self.args.out_dir, stem + ".json")
         with open(path, "w") as fh:
