@@ -98,10 +98,7 @@ def target(name, value, op, goal, display=None):
                 "met": None, "margin": "—"}
     met = value >= goal if op == ">=" else value <= goal
     rel = value / goal if goal else float("inf")
-    if op == ">=":
-        margin = "%+.0f%% vs target" % ((rel - 1) * 100)
-    else:
-        margin = "%+.0f%% vs target" % ((rel - 1) * 100)
+    margin = ("%.0f× the target" % rel if rel >= 3 else "%+.0f%% vs target" % ((rel - 1) * 100))
     return {"name": name, "value": value, "display": display or fmt_ratio(value),
             "target": "%s %s" % ("≥" if op == ">=" else "≤", fmt_goal(goal, display)),
             "met": met, "margin": margin}
