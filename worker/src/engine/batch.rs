@@ -49,7 +49,7 @@ impl Engine {
     /// disables caching). Builds the FFT plan and the frequency tables now, so the first
     /// block does not pay for them.
     pub fn new(cache_bytes: usize) -> Engine {
-        let _ = super::filter::c2r_plan();
+        let _ = super::fused::plan();
         let _ = super::grid::tables();
         Engine {
             cache: TemplateCache::new(cache_bytes),
