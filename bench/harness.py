@@ -990,15 +990,15 @@ if __name__ == "__main__":
     ap.add_argument("--failed-packages", nargs="*", default=[])
     ap.add_argument("--with-faults", action="store_true")
     ap.add_argument("--wait-budget", type=float, default=None,
-                    help="seconds of waiting for a quiet machine in the whole run (default 420, "
+                    help="seconds of waiting for a quiet machine in the whole run (default 300, "
                          "30 with --quick)")
     ap.add_argument("--max-wait-quiet", type=float, default=None,
                     help="seconds to wait before each section for other processes to use < 15%% "
-                         "of the CPUs (default 60, 10 with --quick)")
+                         "of the CPUs (default 45, 10 with --quick)")
     ap.add_argument("--command", default="bench/run.sh")
     a = ap.parse_args()
     if a.max_wait_quiet is None:
-        a.max_wait_quiet = 10.0 if a.quick else 60.0
+        a.max_wait_quiet = 10.0 if a.quick else 45.0
     if a.wait_budget is None:
-        a.wait_budget = 30.0 if a.quick else 420.0
+        a.wait_budget = 30.0 if a.quick else 300.0
     Bench(a).main()
