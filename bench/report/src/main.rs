@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! chirpfarm-bench-report [RESULTS_JSON] [--results-md FILE] [--out-dir DIR] [--font TTF]
-//!                        [--no-text]
+//!                        [--no-text] [--force]
 //! ```
 //!
 //! Without RESULTS_JSON the newest `*.json` of `bench/results/` is used. The plots go to the
 //! JSON's folder (`<stem>-scale.png`, `<stem>-per-template.png`), RESULTS.md defaults to the
 //! folder above it. Only the part of RESULTS.md between the `BEGIN GENERATED` and
-//! `END GENERATED` markers is rewritten; everything else in the file is kept.
+//! `END GENERATED` markers is rewritten; everything else in the file is kept. The results of a
+//! `--quick` run do not replace a block that shows a full run unless `--force` is given.
 
 mod markdown;
 mod plots;
@@ -26,6 +27,7 @@ struct Options {
     out_dir: Option<PathBuf>,
     font: Option<PathBuf>,
     no_text: bool,
+    force: bool,
 }
 
 fn parse_args(args: impl Iterator<Item = String>) -> Result<Options> {
@@ -42,10 +44,11 @@ fn parse_args(args: impl Iterator<Item = String>) -> Result<Options> {
             "--out-dir" => o.out_dir = Some(value("--out-dir")?),
             "--font" => o.font = Some(value("--font")?),
             "--no-text" => o.no_text = true,
+            "--force" => o.force = true,
             "-h" | "--help" => {
                 println!(
                     "usage: chirpfarm-bench-report [RESULTS_JSON] [--results-md FILE] \
-                     [--out-dir DIR] [--font TTF] [--no-text]"
+                     [--out-dir DIR] [--font TTF] [--no-text] [--force]"
                 );
                 std::process::exit(0);
             }
@@ -147,6 +150,17 @@ fn main() -> Result<()> {
         text_ok,
     );
     let existing = std::fs::read_to_string(&results_md).ok();
+    if !o.force
+        && doc["mode"].as_str() == Some("quick")
+        && existing.as_deref().is_some_and(markdown::shows_full_run)
+    {
+        eprintln!(
+            "{} shows a full run: a --quick run does not replace it (plots written; pass \
+             --force to replace it anyway)",
+            results_md.display()
+        );
+        return Ok(());
+    }
     let new = markdown::splice(existing.as_deref(), &block);
     std::fs::write(&results_md, new)
         .with_context(|| format!("writing {}", results_md.display()))?;

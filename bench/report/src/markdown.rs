@@ -55,6 +55,15 @@ pub fn splice(existing: Option<&str>, block: &str) -> String {
     }
 }
 
+/// Whether the generated block of `text` shows a full run (as opposed to a `--quick` one).
+pub fn shows_full_run(text: &str) -> bool {
+    let Some(b) = text.find("<!-- BEGIN GENERATED") else {
+        return false;
+    };
+    let block = &text[b..text[b..].find(END).map_or(text.len(), |e| b + e)];
+    block.contains("## Latest run:") && block.contains("(full suite)")
+}
+
 fn s(v: &Value) -> String {
     match v {
         Value::String(x) => x.clone(),
@@ -382,6 +391,15 @@ mod tests {
         assert!(new.ends_with("\n## Notes\nkeep me\n"));
         // idempotent
         assert_eq!(splice(Some(&new), "new table\n"), new);
+    }
+
+    #[test]
+    fn full_or_quick() {
+        let full = splice(None, "## Latest run: 2026-01-02 (full suite)\n");
+        let quick = splice(None, "## Latest run: 2026-01-02 (quick: reduced set)\n");
+        assert!(shows_full_run(&full));
+        assert!(!shows_full_run(&quick));
+        assert!(!shows_full_run("no block (full suite)"));
     }
 
     #[test]
