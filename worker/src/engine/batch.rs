@@ -9,6 +9,7 @@
 
 use super::cache::TemplateCache;
 use super::filter::with_scratch;
+use super::slab::Slab;
 use super::template::{signal_band, NormTemplate};
 use chirpfarm_core::{SignalSpec, SnrConvention, TemplateResult};
 use num_complex::Complex64;
@@ -38,6 +39,9 @@ fn env_panic_mc() -> Option<f64> {
 pub struct Engine {
     /// Normalised templates by chirp mass.
     cache: TemplateCache,
+    /// Storage of every template this engine generates: slots of evicted (or, uncached,
+    /// filtered) templates are reused without new page faults.
+    slab: Arc<Slab>,
     /// Cache misses since creation.
     generated: AtomicU64,
     /// The test hook's chirp mass ([`TEST_PANIC_ENV`]), if set.
@@ -53,6 +57,7 @@ impl Engine {
         let _ = super::grid::tables();
         Engine {
             cache: TemplateCache::new(cache_bytes),
+            slab: Arc::new(Slab::new()),
             generated: AtomicU64::new(0),
             panic_mc: env_panic_mc(),
         }
@@ -63,7 +68,7 @@ impl Engine {
         if let Some(t) = self.cache.get(mc) {
             return t;
         }
-        let t = Arc::new(NormTemplate::new(mc));
+        let t = Arc::new(NormTemplate::new_in(mc, &self.slab));
         self.generated.fetch_add(1, Ordering::Relaxed);
         self.cache.insert(Arc::clone(&t));
         t
@@ -228,6 +233,22 @@ mod tests {
         assert_eq!(e.cached_templates(), 2);
         assert!(e.cached_bytes() <= 2 * TEMPLATE_BYTES + 100);
         assert_eq!(e.templates_generated(), 5);
+    }
+
+    #[test]
+    fn evicted_templates_free_their_slots_for_reuse() {
+        use super::super::slab::SLOTS_PER_CHUNK;
+        let e = Engine::new(2 * TEMPLATE_BYTES);
+        let masses: Vec<f64> = (0..SLOTS_PER_CHUNK + 7)
+            .map(|i| 0.9 + 0.01 * i as f64)
+            .collect();
+        e.filter_block(&masses, &[SignalSpec::chirp(1.2)], SnrConvention::Seed);
+        assert_eq!(e.templates_generated(), masses.len() as u64);
+        // More templates than one chunk holds went through, but at most a few were alive at
+        // once: one chunk, and every slot but the two cached ones free again.
+        assert_eq!(e.slab.capacity(), SLOTS_PER_CHUNK);
+        assert_eq!(e.slab.free_slots(), SLOTS_PER_CHUNK - 2);
+        assert!(e.normalised_template(masses[0]).band.in_slab());
     }
 
     #[test]

@@ -136,7 +136,7 @@ mod tests {
     fn fake(mc: f64) -> Arc<NormTemplate> {
         Arc::new(NormTemplate {
             mc,
-            band: Vec::new().into_boxed_slice(),
+            band: Vec::new().into_boxed_slice().into(),
             inv_sigma_phys: 1.0,
         })
     }

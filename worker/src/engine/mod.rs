@@ -8,6 +8,7 @@
 //! | [`filter`] | per-thread buffers, multiply → c2r → max scan for both SNR conventions |
 //! | [`fused`] | our c2r of length 2^17, fused with the multiply and the max scan (AVX-512/AVX2/scalar) |
 //! | [`cache`] | a bounded LRU cache of normalised templates |
+//! | [`slab`] | huge-page-backed template slots, reused after eviction (no page faults once warm) |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
 //!
 //! Parity with the seed's numpy module (`tests/fixtures`, `worker/tests/parity.rs`): SNRs agree
@@ -28,6 +29,7 @@ pub mod fused;
 pub mod grid;
 #[cfg(test)]
 mod reference;
+pub mod slab;
 pub mod template;
 pub mod trig;
 

@@ -22,10 +22,12 @@
 //! the literal numpy formula with `powf`/`sin_cos`.
 
 use super::grid::{freq, split, tables, Dd, DF, E53, E76, FMIN, K0, MSUN, NB, NF};
+use super::slab::{Slab, TemplateBuf};
 use super::trig::{sincos, FAST_SINCOS_MAX};
 use chirpfarm_core::SignalSpec;
 use num_complex::Complex64;
 use std::f64::consts::PI;
+use std::sync::Arc;
 
 /// Per-template scalars of the fast generator.
 #[derive(Debug, Clone, Copy)]
@@ -285,17 +287,30 @@ pub fn normtemplate(mc: f64) -> Vec<Complex64> {
 pub struct NormTemplate {
     /// The chirp mass.
     pub mc: f64,
-    /// Bins `K0..NF` of `normtemplate(mc)` (the seed's normalisation).
-    pub band: Box<[Complex64]>,
+    /// Bins `K0..NF` of `normtemplate(mc)` (the seed's normalisation), on the heap or in an
+    /// engine's [`Slab`] (dereferences to `[Complex64]`).
+    pub band: TemplateBuf,
     /// `1/σ̂` with `σ̂² = 4·Δf·Σ_{k=K0}^{NF−2} |band_k|²` (Nyquist excluded): the physical
     /// convention's normalisation of this array.
     pub inv_sigma_phys: f64,
 }
 
 impl NormTemplate {
-    /// Generates the normalised template for `mc` (one allocation of `NB` bins, one pass).
+    /// Generates the normalised template for `mc` (one heap allocation of `NB` bins, one pass).
     pub fn new(mc: f64) -> NormTemplate {
-        let mut band = vec![Complex64::new(0.0, 0.0); NB].into_boxed_slice();
+        NormTemplate::fill(
+            mc,
+            TemplateBuf::heap(vec![Complex64::new(0.0, 0.0); NB].into_boxed_slice()),
+        )
+    }
+
+    /// The same, stored in a slot of `slab` (no page faults once the slab has free slots).
+    pub fn new_in(mc: f64, slab: &Arc<Slab>) -> NormTemplate {
+        NormTemplate::fill(mc, slab.alloc())
+    }
+
+    /// Overwrites `band` (`NB` bins) with the template.
+    fn fill(mc: f64, mut band: TemplateBuf) -> NormTemplate {
         fill_band_normalised(mc, &mut band);
         let inv_sigma_phys = if Params::new(mc).is_some() {
             tables().inv_sigma_phys
