@@ -2,8 +2,8 @@
 //!
 //! The c2r of length [`N`] is our own ([`super::fused`]): pass 1 forms the product, realfft's
 //! pre-processing and the decimation-in-time split of the half-length complex FFT into eight
-//! rows; `rustfft` does the eight row FFTs of length 8192; pass 3 does the last radix-8 stage
-//! and keeps only the maximum. The plan and twiddles are built once per process and shared;
+//! rows; step 2 transforms each row (a radix-8 stage, then `rustfft`'s FFTs of length 1024);
+//! pass 3 does the last radix-8 stage and keeps only the maximum. The plan and twiddles are built once per process and shared;
 //! every thread owns its buffers ([`Scratch`], kept in a thread-local so the rayon hot path
 //! allocates nothing per template). Both SNR conventions of `chirpfarm_core::SnrConvention`
 //! are implemented here:
@@ -37,8 +37,8 @@ pub fn lag_seconds(m: usize) -> f64 {
     }
 }
 
-/// One thread's buffers: the pass-1 buffer(s) and the row FFT's scratch (≈ 1.2 MB for the seed convention, 1 MB more once the physical convention
-/// has been used).
+/// One thread's buffers: the pass-1 buffer(s) and the row FFT's scratch (≈ 1.1 MB for the
+/// seed convention, 1 MB more once the physical convention has been used).
 pub struct Scratch {
     /// Backing store of the pass-1 buffers (one per transform, each [`BUF_LEN`] long, starting
     /// on a 64-byte boundary); grows to two buffers on first use of the physical convention.

@@ -18,11 +18,15 @@
 //! 1. **Pass 1** ([`pass1`]) reads the signal and template bins once, sequentially (upwards
 //!    from the bottom and downwards from the top, since bins `k` and `H − k` are combined),
 //!    forms `X_k` on the fly (`conj(s)·t`), applies the realfft combination and writes `Z_k`
-//!    to row `k mod 8`, column `k / 8` of an `8 × M` buffer whose rows are padded, so that the
-//!    eight row streams never share cache sets. Bins below the first non-zero one (`K0` for
-//!    band arrays) are known zeros and are never loaded.
-//! 2. **Row FFTs**: `rustfft`'s inverse FFT of length `M` on each row, in place.
-//! 3. **Pass 3** ([`pass3_max`]) reads the eight rows column by column, applies `ω^{qr}` and
+//!    to row `r = k mod 8`, column `c = k / 8` of an `8 × M` buffer. Bins below the first
+//!    non-zero one (`K0` for band arrays) are known zeros and are never loaded.
+//! 2. **Step 2** ([`row_ffts`]) computes each row's `F_r`, row by row while the row is in
+//!    cache: one radix-8 decimation-in-frequency stage (`c = d + 1024·s`: an 8-point DFT over
+//!    `s` and a twiddle), then `rustfft`'s inverse FFTs of length 1024 on the eight sub-rows, in
+//!    place. `F_r(8u + v)` ends up in sub-row `v`, column `u`: `rustfft`'s own length-8192
+//!    transform would end with a transpose into natural order, which pass 3 does not need.
+//!    Sub-rows are padded so that the eight sub-row streams never share cache sets.
+//! 3. **Pass 3** ([`pass3_max`]) reads the eight `F_r` at the same `q`, applies `ω^{qr}` and
 //!    the 8-point DFT over `r`, and keeps only the running maximum of the outputs: a vector
 //!    maximum per block of columns, and for the few blocks that reach the running maximum, a
 //!    lane-by-lane fold of the values just computed, which finds the first index on ties. The
@@ -30,6 +34,11 @@
 //!    earlier version that matched recomputed values exactly against the maximum failed under
 //!    one layout of the code with rustc 1.95 (apparently a miscompile: the failure vanished
 //!    with LLVM's SLP vectoriser disabled, or with any debugging print added).
+//!
+//! Decimation in time keeps pass 1's input sequential: a decimation-in-frequency first stage
+//! would read eight rows of `s` and `t` 128 KiB apart, and those 32 input streams alias in L1
+//! and L2 (measured: 91 µs for the bare memory pattern, against 37 µs for a sequential
+//! multiply of the same arrays).
 //!
 //! The physical convention needs `Re z` (the c2r of `X = conj(t)·s`) and `Im z` (the c2r of
 //! `−i·X`): pass 1 writes both transforms from the same loads (`E' = −i·D`, `D' = −i·E`), and
@@ -49,14 +58,16 @@ use std::sync::{Arc, OnceLock};
 
 /// Length of the complex FFT inside the c2r (`N/2`).
 pub const H: usize = N / 2;
-/// Length of one row FFT (`H/8`).
+/// Length of the eight inner transforms `F_r` (`H/8`).
 pub const M: usize = H / 8;
-/// Padding after each row (128 bytes), so that rows do not map to the same cache sets.
+/// Length of the `rustfft` transforms (`M/8`).
+pub const SUB: usize = M / 8;
+/// Padding after each sub-row (128 bytes), so that sub-rows do not map to the same cache sets.
 const PAD: usize = 8;
-/// Distance between rows of a pass-1 buffer, in complex numbers.
-pub const ROW_STRIDE: usize = M + PAD;
-/// Complex numbers one transform's buffer spans (`8` padded rows).
-pub const BUF_LEN: usize = 8 * ROW_STRIDE;
+/// Distance between sub-rows of a buffer, in complex numbers.
+pub const SUB_STRIDE: usize = SUB + PAD;
+/// Complex numbers one transform's buffer spans: 8 rows of 8 padded sub-rows.
+pub const BUF_LEN: usize = 64 * SUB_STRIDE;
 
 /// `e^{2πi·a/b}`, the argument reduced exactly (`a mod b`) and quarter turns exact.
 fn expi(a: usize, b: usize) -> (f64, f64) {
@@ -74,16 +85,28 @@ fn expi_table(range: std::ops::Range<usize>, mul: usize, b: usize) -> (Box<[f64]
     (re.into_boxed_slice(), im.into_boxed_slice())
 }
 
+/// `e^{2πi·mul·q/H}` for `q = 8u + v`, stored at `v·SUB + u`.
+fn expi_table_vu(mul: usize) -> (Box<[f64]>, Box<[f64]>) {
+    let (re, im): (Vec<f64>, Vec<f64>) = (0..M)
+        .map(|i| expi(mul * (8 * (i % SUB) + i / SUB), H))
+        .unzip();
+    (re.into_boxed_slice(), im.into_boxed_slice())
+}
+
 /// Twiddle tables, struct-of-arrays so lanes load contiguously.
 struct Twiddles {
     /// `e^{2πi·8c/N}` for `c = 0..=M/2` (pass 1: `w_{8c+r} = u_c·ρ_r`).
     u: (Box<[f64]>, Box<[f64]>),
     /// `ρ_r = e^{2πir/N}`, `r = 0..8`.
     rho: (Box<[f64]>, Box<[f64]>),
-    /// `ω^q = e^{2πiq/H}`, `q = 0..M` (pass 3).
+    /// `ω^q = e^{2πiq/H}` for `q = 8u + v`, stored at `v·SUB + u` (pass 3's order).
     om1: (Box<[f64]>, Box<[f64]>),
-    /// `ω^{2q}`, `q = 0..M`.
+    /// `ω^{2q}`, the same order.
     om2: (Box<[f64]>, Box<[f64]>),
+    /// `e^{2πid/M}`, `d = 0..SUB` (step 2).
+    c1: (Box<[f64]>, Box<[f64]>),
+    /// `e^{2πi·2d/M}`, `d = 0..SUB`.
+    c2: (Box<[f64]>, Box<[f64]>),
 }
 
 impl Twiddles {
@@ -91,15 +114,17 @@ impl Twiddles {
         Twiddles {
             u: expi_table(0..M / 2 + 1, 8, N),
             rho: expi_table(0..8, 1, N),
-            om1: expi_table(0..M, 1, H),
-            om2: expi_table(0..M, 2, H),
+            om1: expi_table_vu(1),
+            om2: expi_table_vu(2),
+            c1: expi_table(0..SUB, 1, M),
+            c2: expi_table(0..SUB, 2, M),
         }
     }
 }
 
 /// The process-wide row plan and twiddles.
 pub struct Plan {
-    /// Inverse complex FFT of length [`M`] (unnormalised).
+    /// Inverse complex FFT of length [`SUB`] (unnormalised).
     row: Arc<dyn Fft<f64>>,
     /// Twiddles of passes 1 and 3.
     tw: Twiddles,
@@ -116,7 +141,7 @@ impl Plan {
 pub fn plan() -> &'static Plan {
     static PLAN: OnceLock<Plan> = OnceLock::new();
     PLAN.get_or_init(|| Plan {
-        row: FftPlanner::<f64>::new().plan_fft_inverse(M),
+        row: FftPlanner::<f64>::new().plan_fft_inverse(SUB),
         tw: Twiddles::build(),
     })
 }
@@ -567,10 +592,13 @@ fn product<V: Simd, const PHYS: bool>(a: (V, V), b: (V, V)) -> Cv<V> {
     }
 }
 
-/// Row-major position of bin `k` in a pass-1 buffer (row `k mod 8`, column `k / 8`).
+/// Position of bin `k = 8c + r` in a pass-1 buffer: row `r`, column `c`, i.e. sub-row
+/// `8r + c / SUB`, column `c mod SUB` (written as `r·8·SUB_STRIDE + c + (c / SUB)·PAD`, which
+/// compiles to fewer instructions: pass 1 computes it for every bin).
 #[inline(always)]
 fn slot(k: usize) -> usize {
-    (k % 8) * ROW_STRIDE + k / 8
+    let c = k / 8;
+    (k % 8) * (8 * SUB_STRIDE) + c + (c / SUB) * PAD
 }
 
 /// Pass 1 on bins `k0..k0+LANES` and their partners `H−k0−LANES+1..=H−k0`
@@ -741,36 +769,81 @@ fn pass1_impl<V: Simd, const PHYS: bool>(
     pass1_special::<PHYS>(tws, s, t, start, out1, out2);
 }
 
-/// Pass 3 on columns `q0..q0+LANES`: `y_p = Σ_r e^{2πipr/8}·ω^{qr}·F_r(q)`, i.e. the outputs
-/// `z_{q+Mp}`, for one buffer.
+/// The eight twiddles `w^0..w^7` for lanes with `w`, `w²` read from the tables `t1`, `t2` at
+/// index `ti` (`w³..w⁷` are products of them).
 #[inline(always)]
-fn pass3_block<V: Simd>(tws: &Twiddles, buf: &[Complex64], q0: usize) -> [Cv<V>; 8] {
+fn powers<V: Simd>(
+    t1: &(Box<[f64]>, Box<[f64]>),
+    t2: &(Box<[f64]>, Box<[f64]>),
+    ti: usize,
+) -> [Cv<V>; 8] {
     let l = V::LANES;
-    let mut f = [Cv::<V>::zero(); 8];
-    for (r, fr) in f.iter_mut().enumerate() {
-        let (re, im) = V::load_c(&buf[r * ROW_STRIDE + q0..r * ROW_STRIDE + q0 + l]);
-        *fr = Cv { re, im };
-    }
     let w1 = Cv {
-        re: V::load(&tws.om1.0[q0..q0 + l]),
-        im: V::load(&tws.om1.1[q0..q0 + l]),
+        re: V::load(&t1.0[ti..ti + l]),
+        im: V::load(&t1.1[ti..ti + l]),
     };
     let w2 = Cv {
-        re: V::load(&tws.om2.0[q0..q0 + l]),
-        im: V::load(&tws.om2.1[q0..q0 + l]),
+        re: V::load(&t2.0[ti..ti + l]),
+        im: V::load(&t2.1[ti..ti + l]),
     };
     let w3 = w2.mul(w1);
     let w4 = w2.mul(w2);
-    let x = [
-        f[0],
-        f[1].mul(w1),
-        f[2].mul(w2),
-        f[3].mul(w3),
-        f[4].mul(w4),
-        f[5].mul(w4.mul(w1)),
-        f[6].mul(w4.mul(w2)),
-        f[7].mul(w4.mul(w3)),
-    ];
+    let one = Cv {
+        re: V::splat(1.0),
+        im: V::splat(0.0),
+    };
+    [one, w1, w2, w3, w4, w4.mul(w1), w4.mul(w2), w4.mul(w3)]
+}
+
+/// Loads `buf[at[r]..at[r] + LANES]` for `r = 0..8`.
+#[inline(always)]
+fn load8<V: Simd>(buf: &[Complex64], at: &[usize; 8]) -> [Cv<V>; 8] {
+    let l = V::LANES;
+    let mut f = [Cv::<V>::zero(); 8];
+    for (fr, &o) in f.iter_mut().zip(at) {
+        let (re, im) = V::load_c(&buf[o..o + l]);
+        *fr = Cv { re, im };
+    }
+    f
+}
+
+/// Step 2's first stage for row `r` (decimation in frequency of the length-`M` transform
+/// `F_r` of row `r`, whose column `c = d + SUB·s` sits in sub-row `8r + s`, column `d`):
+/// `W_v(d) = e^{2πivd/M}·Σ_s e^{2πivs/8}·Y(d + SUB·s)`, written back to sub-row `8r + v` (in
+/// place: each block reads its eight sub-rows before writing them). The length-`SUB` transform
+/// of sub-row `8r + v` then holds `F_r(8u + v)` at column `u`.
+#[inline(always)]
+fn pass2_impl<V: Simd, const PHYS: bool>(buf: &mut [Complex64], r: usize) {
+    let tws = &plan().tw;
+    let l = V::LANES;
+    for d0 in (0..SUB).step_by(l) {
+        let mut at = [0; 8];
+        for (s, a) in at.iter_mut().enumerate() {
+            *a = (8 * r + s) * SUB_STRIDE + d0;
+        }
+        let y = dft8(&load8::<V>(buf, &at));
+        let w = powers::<V>(&tws.c1, &tws.c2, d0);
+        for v in 0..8 {
+            let z = if v == 0 { y[0] } else { y[v].mul(w[v]) };
+            V::store_c(&mut buf[at[v]..at[v] + l], z.re, z.im);
+        }
+    }
+}
+
+/// Pass 3 on `q = 8u + v`, `u = u0..u0+LANES`: the outputs `z_{q+Mp}` =
+/// `Σ_r e^{2πipr/8}·ω^{qr}·F_r(q)`, `F_r(q)` being in sub-row `8r + v`, column `u`.
+#[inline(always)]
+fn pass3_block<V: Simd>(tws: &Twiddles, buf: &[Complex64], v: usize, u0: usize) -> [Cv<V>; 8] {
+    let mut at = [0; 8];
+    for (r, a) in at.iter_mut().enumerate() {
+        *a = (8 * r + v) * SUB_STRIDE + u0;
+    }
+    let f = load8::<V>(buf, &at);
+    let w = powers::<V>(&tws.om1, &tws.om2, v * SUB + u0);
+    let mut x = f;
+    for r in 1..8 {
+        x[r] = f[r].mul(w[r]);
+    }
     dft8(&x)
 }
 
@@ -818,10 +891,10 @@ impl Best {
 }
 
 /// Folds the values of one pass-3 block (`vals[p] = (value at 2P, value at 2P+1)` for
-/// `P = q0 + lane + M·p`) into `best`, lane by lane. Only called for the few blocks whose
-/// maximum reaches the running one.
+/// `P = 8·(u0 + lane) + v + M·p`) into `best`, lane by lane. Only called for the few blocks
+/// whose maximum reaches the running one.
 #[inline(always)]
-fn fold_block<V: Simd>(vals: &[(V, V); 8], q0: usize, best: &mut Best) {
+fn fold_block<V: Simd>(vals: &[(V, V); 8], v: usize, u0: usize, best: &mut Best) {
     let l = V::LANES;
     let mut re = [0.0; 8];
     let mut im = [0.0; 8];
@@ -829,7 +902,7 @@ fn fold_block<V: Simd>(vals: &[(V, V); 8], q0: usize, best: &mut Best) {
         vr.store(&mut re[..l]);
         vi.store(&mut im[..l]);
         for i in 0..l {
-            let j = 2 * (q0 + i + M * p);
+            let j = 2 * (8 * (u0 + i) + v + M * p);
             best.fold(re[i], j);
             best.fold(im[i], j + 1);
         }
@@ -842,23 +915,25 @@ fn pass3_impl<V: Simd, const PHYS: bool>(a: &[Complex64], b: &[Complex64]) -> Be
     let tws = &plan().tw;
     let l = V::LANES;
     let mut best = Best::NONE;
-    for q0 in (0..M).step_by(l) {
-        let ya = pass3_block::<V>(tws, a, q0);
-        let yb = if PHYS {
-            pass3_block::<V>(tws, b, q0)
-        } else {
-            ya
-        };
-        let mut vals = [(V::splat(0.0), V::splat(0.0)); 8];
-        let mut m = V::splat(f64::NEG_INFINITY);
-        for p in 0..8 {
-            let (vr, vi) = values::<V, PHYS>(ya[p], yb[p]);
-            vals[p] = (vr, vi);
-            m = vr.max(m);
-            m = vi.max(m);
-        }
-        if m.any_ge(best.value) {
-            fold_block(&vals, q0, &mut best);
+    for v in 0..8 {
+        for u0 in (0..SUB).step_by(l) {
+            let ya = pass3_block::<V>(tws, a, v, u0);
+            let yb = if PHYS {
+                pass3_block::<V>(tws, b, v, u0)
+            } else {
+                ya
+            };
+            let mut vals = [(V::splat(0.0), V::splat(0.0)); 8];
+            let mut m = V::splat(f64::NEG_INFINITY);
+            for p in 0..8 {
+                let (vr, vi) = values::<V, PHYS>(ya[p], yb[p]);
+                vals[p] = (vr, vi);
+                m = vr.max(m);
+                m = vi.max(m);
+            }
+            if m.any_ge(best.value) {
+                fold_block(&vals, v, u0, &mut best);
+            }
         }
     }
     best
@@ -958,6 +1033,9 @@ isa_dispatch! {
     fn dispatch_pass1(s: &[Complex64], t: &[Complex64], start: usize, out1: &mut [Complex64], out2: &mut [Complex64]) -> () = pass1_impl;
 }
 isa_dispatch! {
+    fn dispatch_pass2(buf: &mut [Complex64], r: usize) -> () = pass2_impl;
+}
+isa_dispatch! {
     fn dispatch_pass3(a: &[Complex64], b: &[Complex64]) -> Best = pass3_impl;
 }
 
@@ -966,7 +1044,8 @@ isa_dispatch! {
 /// `s` and `t` hold bins `start..NF` (`start < H/2`; bins below are zero). Seed: `X =
 /// conj(s)·t` with the DC and Nyquist imaginary parts dropped; physical: `X = conj(t)·s` with
 /// the Nyquist bin zeroed, `out2` receiving the second transform. Buffers hold [`BUF_LEN`]
-/// complex numbers (rows of [`M`] at stride [`ROW_STRIDE`]; the padding is never written).
+/// complex numbers (64 sub-rows of [`SUB`] at stride [`SUB_STRIDE`]; the padding is never
+/// written).
 pub fn pass1(
     mode: Mode,
     s: &[Complex64],
@@ -1000,12 +1079,26 @@ pub(crate) fn pass1_with(
     }
 }
 
-/// Step 2: the row FFTs of a pass-1 buffer, in place. `scratch` has at least
-/// [`Plan::scratch_len`] elements.
+/// Step 2: turns a pass-1 buffer into the eight transforms `F_r` (sub-row `8r + v`, column
+/// `u` holds `F_r(8u + v)`), row by row while each row's 129 KiB is in cache: a radix-8
+/// decimation-in-frequency stage (`pass2_impl`), then `rustfft`'s transforms of length
+/// [`SUB`] on the eight sub-rows, in place. (`rustfft`'s own length-`M` transform would end
+/// with a transpose that pass 3 does not need.) `scratch` has at least [`Plan::scratch_len`]
+/// elements.
 pub fn row_ffts(buf: &mut [Complex64], scratch: &mut [Complex64]) {
-    let row = &plan().row;
+    row_ffts_with(isa(), buf, scratch)
+}
+
+/// [`row_ffts`] with the first stage compiled for a given instruction set.
+pub(crate) fn row_ffts_with(isa: Isa, buf: &mut [Complex64], scratch: &mut [Complex64]) {
+    assert!(buf.len() >= BUF_LEN);
+    let fft = &plan().row;
     for r in 0..8 {
-        row.process_with_scratch(&mut buf[r * ROW_STRIDE..r * ROW_STRIDE + M], scratch);
+        dispatch_pass2::<false>(isa, buf, r);
+        for v in 0..8 {
+            let at = (8 * r + v) * SUB_STRIDE;
+            fft.process_with_scratch(&mut buf[at..at + SUB], scratch);
+        }
     }
 }
 
@@ -1052,8 +1145,9 @@ mod tests {
             .collect()
     }
 
-    /// Every instruction set gives bit-identical pass-1 buffers and pass-3 results, for both
-    /// modes, band arrays and full arrays (complex DC and Nyquist bins included).
+    /// Every instruction set gives bit-identical buffers after pass 1 and step 2 and identical
+    /// pass-3 results, for both modes, band arrays and full arrays (complex DC and Nyquist bins
+    /// included).
     #[test]
     fn instruction_sets_are_bit_identical() {
         let full_s = noise(NF, 0.123);
@@ -1070,8 +1164,8 @@ mod tests {
             pass1_with(Isa::Baseline, mode, s, t, start, &mut a0, &mut b0);
             let mut scratch = vec![Complex64::new(0.0, 0.0); plan().scratch_len()];
             let (mut ra, mut rb) = (a0.clone(), b0.clone());
-            row_ffts(&mut ra, &mut scratch);
-            row_ffts(&mut rb, &mut scratch);
+            row_ffts_with(Isa::Baseline, &mut ra, &mut scratch);
+            row_ffts_with(Isa::Baseline, &mut rb, &mut scratch);
             let want = pass3_max_with(Isa::Baseline, mode, &ra, &rb);
             for isa in available() {
                 let (mut a, mut b) = buffers();
@@ -1079,6 +1173,12 @@ mod tests {
                 assert!(
                     a == a0 && b == b0,
                     "{isa:?} {mode:?} start {start}: pass 1 differs"
+                );
+                row_ffts_with(isa, &mut a, &mut scratch);
+                row_ffts_with(isa, &mut b, &mut scratch);
+                assert!(
+                    a == ra && b == rb,
+                    "{isa:?} {mode:?} start {start}: step 2 differs"
                 );
                 let got = pass3_max_with(isa, mode, &ra, &rb);
                 assert_eq!(
@@ -1098,8 +1198,8 @@ mod tests {
         let brute = |a: &[Complex64], b: &[Complex64], phys: bool| {
             let mut best = Best::NONE;
             for q in 0..M {
-                let ya = pass3_block::<f64>(tws, a, q);
-                let yb = pass3_block::<f64>(tws, b, q);
+                let ya = pass3_block::<f64>(tws, a, q % 8, q / 8);
+                let yb = pass3_block::<f64>(tws, b, q % 8, q / 8);
                 for p in 0..8 {
                     let (vr, vi) = if phys {
                         values::<f64, true>(ya[p], yb[p])
@@ -1131,8 +1231,10 @@ mod tests {
         // rows) and its first index is j = 2·37.
         let z = Complex64::new(0.0, 0.0);
         a.iter_mut().for_each(|x| *x = z);
+        // F_r(q) lives in sub-row 8r + q mod 8, column q / 8.
+        let at = |r: usize, q: usize| (8 * r + q % 8) * SUB_STRIDE + q / 8;
         for q in [4100, 37, 8000] {
-            a[q] = Complex64::new(1.0, 0.0);
+            a[at(0, q)] = Complex64::new(1.0, 0.0);
         }
         let zeros = vec![z; BUF_LEN];
         for isa in available() {
@@ -1143,9 +1245,9 @@ mod tests {
             assert_eq!((got.value, got.index), (1.0, 74), "{isa:?}");
         }
         // A spike of i: only the imaginary parts (odd samples) reach the maximum.
-        a[37] = z;
-        a[4100] = Complex64::new(0.0, 1.0);
-        a[8000] = z;
+        a[at(0, 37)] = z;
+        a[at(0, 4100)] = Complex64::new(0.0, 1.0);
+        a[at(0, 8000)] = z;
         for isa in available() {
             let got = pass3_max_with(isa, Mode::Seed, &a, &zeros);
             assert_eq!((got.value, got.index), (1.0, 2 * 4100 + 1), "{isa:?}");
@@ -1182,7 +1284,7 @@ mod tests {
         let mut seen = vec![false; BUF_LEN];
         for k in 0..H {
             let i = slot(k);
-            assert!(!seen[i] && i % ROW_STRIDE < M);
+            assert!(!seen[i] && i % SUB_STRIDE < SUB);
             seen[i] = true;
         }
     }
