@@ -65,6 +65,12 @@ pub enum SpecError {
     /// A signal delay that is not finite or outside half a segment.
     #[error("signal delay must be finite and within ±32 s (half the 64 s segment), got {0}")]
     BadDelay(f64),
+    /// A segmentation of the data that cannot work (length, padding, data too short).
+    #[error("{0}")]
+    BadSegment(String),
+    /// A data search parameter that is out of range (sample rate, PSD size, threshold, ...).
+    #[error("{0}")]
+    BadData(String),
     /// An SNR convention name that is not known.
     #[error("unknown SNR convention {0:?}: expected \"seed\" or \"physical\"")]
     BadConvention(String),

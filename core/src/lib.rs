@@ -10,15 +10,23 @@
 //! * [`error`]: [`SpecError`], the single place where "this input is invalid" is decided, so the
 //!   CLI, the coordinator and the engine reject the same things with the same words.
 //!
+//! * [`data`], [`segments`]: searches over strain data — the [`DataSpec`] (content-addressed
+//!   blobs, the segment grid, thresholds), how data is cut into segments, and what comes back
+//!   ([`TemplatePeak`], [`Trigger`]).
+//!
 //! Nothing here does I/O or numerics beyond building a bank; the engine lives in `chirpfarm-worker`.
 
 pub mod bank;
+pub mod data;
 pub mod error;
 pub mod logging;
 pub mod result;
+pub mod segments;
 pub mod spec;
 
 pub use bank::BankSpec;
 pub use error::SpecError;
 pub use result::{best_template, BestTemplate, TemplateResult};
 pub use spec::{random_signals, validate_mc, Limits, SearchSpec, SignalSpec, SnrConvention};
+pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
+pub use segments::Segment;

@@ -1,0 +1,244 @@
+//! Searches over strain data: what a data search asks for ([`DataSpec`]) and what it produces
+//! ([`TemplatePeak`], [`Trigger`]).
+//!
+//! The samples and the noise spectrum do not travel inside the spec: they are uploaded once as
+//! content-addressed blobs ([`BlobRef`]: a SHA-256 digest and a length) and every worker fetches
+//! and verifies them before filtering. The spec stays a few hundred bytes whatever the data size.
+
+use crate::error::SpecError;
+use crate::segments::{segments, Segment};
+use serde::{Deserialize, Serialize};
+
+/// Size of one chunk when a blob travels (upload to the coordinator, fetch by a worker): no
+/// message is larger than this plus a few bytes of framing.
+pub const BLOB_CHUNK_BYTES: usize = 1 << 20;
+
+/// Most samples a data search accepts (2^30, 8 GiB of f64: 3 days at 4096 Hz).
+pub const MAX_DATA_SAMPLES: u64 = 1 << 30;
+
+/// A blob of bytes named by its content: SHA-256 of the bytes, and their length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// SHA-256 of the contents.
+    pub digest: [u8; 32],
+    /// Length in bytes.
+    pub len: u64,
+}
+
+impl BlobRef {
+    /// The digest as 64 lowercase hex digits (file names, logs, messages).
+    pub fn hex(&self) -> String {
+        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Everything a worker needs to filter a job's templates against its data, besides the bank.
+///
+/// Samples are f64 little-endian (the strain blob); the PSD is the one-sided noise power spectral
+/// density on the segment's frequency grid, `len/2 + 1` f64 little-endian values at
+/// `k · sample_rate / len` Hz, of which only the filter band `[k_low, len/2)` is used
+/// (`k_low = floor(f_low / Δf)`, as PyCBC's `get_cutoff_indices`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSpec {
+    /// The strain samples.
+    pub strain: BlobRef,
+    /// Samples per second (a power of two).
+    pub sample_rate: f64,
+    /// GPS time of the first sample.
+    pub gps_start: f64,
+    /// The PSD on the segment grid.
+    pub psd: BlobRef,
+    /// Samples per analysis segment (a power of two, 2^12..2^22).
+    pub segment_samples: u64,
+    /// Samples discarded at each end of a segment.
+    pub pad_samples: u64,
+    /// Lower frequency cut-off of the filter, Hz.
+    pub f_low: f64,
+    /// Triggers are samples with |SNR| ≥ this.
+    pub snr_threshold: f64,
+    /// Clustering window in samples: the loudest sample of each window of this many analysed
+    /// samples is a trigger (PyCBC's `threshold_and_cluster`).
+    pub cluster_samples: u64,
+}
+
+impl DataSpec {
+    /// Number of strain samples (the strain blob's length / 8).
+    pub fn n_samples(&self) -> u64 {
+        self.strain.len / 8
+    }
+
+    /// Frequency resolution of a segment, Hz.
+    pub fn delta_f(&self) -> f64 {
+        self.sample_rate / self.segment_samples as f64
+    }
+
+    /// First bin of the filter band.
+    pub fn k_low(&self) -> usize {
+        (self.f_low / self.delta_f()) as usize
+    }
+
+    /// The segments of the search.
+    pub fn segments(&self) -> Result<Vec<Segment>, SpecError> {
+        segments(self.n_samples(), self.segment_samples, self.pad_samples)
+    }
+
+    /// GPS time of data sample `sample`.
+    pub fn time_of(&self, sample: u64) -> f64 {
+        self.gps_start + sample as f64 / self.sample_rate
+    }
+
+    /// Checks every number and returns the segments.
+    pub fn validate(&self) -> Result<Vec<Segment>, SpecError> {
+        let bad = |m: String| Err(SpecError::BadData(m));
+        if self.strain.len % 8 != 0 || self.strain.len == 0 {
+            return bad(format!(
+                "the strain blob has {} bytes, not a whole number of f64 samples",
+                self.strain.len
+            ));
+        }
+        if self.n_samples() > MAX_DATA_SAMPLES {
+            return bad(format!(
+                "{} samples is more than the limit of {MAX_DATA_SAMPLES}",
+                self.n_samples()
+            ));
+        }
+        validate_sample_rate(self.sample_rate)?;
+        if !self.gps_start.is_finite() {
+            return bad(format!("GPS start must be finite, got {}", self.gps_start));
+        }
+        let segs = self.segments()?;
+        let bins = self.segment_samples / 2 + 1;
+        if self.psd.len != bins * 8 {
+            return bad(format!(
+                "the PSD has {} bytes, expected {} values ({} bytes) for {}-sample segments",
+                self.psd.len,
+                bins,
+                bins * 8,
+                self.segment_samples
+            ));
+        }
+        let nyquist = self.sample_rate / 2.0;
+        if !(self.f_low.is_finite() && self.f_low > 0.0 && self.f_low < nyquist) {
+            return bad(format!(
+                "--f-low must be above 0 Hz and below the Nyquist frequency {nyquist} Hz, got {}",
+                self.f_low
+            ));
+        }
+        if self.k_low() < 1 {
+            return bad(format!(
+                "--f-low {} Hz is below one frequency bin ({} Hz) of the segment",
+                self.f_low,
+                self.delta_f()
+            ));
+        }
+        if !(self.snr_threshold.is_finite() && self.snr_threshold > 0.0) {
+            return bad(format!(
+                "--snr-threshold must be a positive number, got {}",
+                self.snr_threshold
+            ));
+        }
+        if self.cluster_samples == 0 || self.cluster_samples > self.segment_samples {
+            return bad(format!(
+                "the clustering window must be between 1 sample and one segment ({} samples), got {} samples",
+                self.segment_samples, self.cluster_samples
+            ));
+        }
+        Ok(segs)
+    }
+}
+
+/// Checks that a sample rate is a positive power of two (in Hz).
+pub fn validate_sample_rate(rate: f64) -> Result<(), SpecError> {
+    let ok = rate.is_finite()
+        && rate >= 1.0
+        && rate <= (1u64 << 20) as f64
+        && rate.fract() == 0.0
+        && (rate as u64).is_power_of_two();
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::BadData(format!(
+            "the sample rate must be a power of two in Hz (e.g. 2048 or 4096), got {rate}"
+        )))
+    }
+}
+
+/// The loudest analysed sample of one template over a set of segments.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub struct TemplatePeak {
+    /// max |z| over the analysed samples.
+    pub snr: f64,
+    /// Its data sample index (the earliest on ties).
+    pub sample: u64,
+}
+
+impl TemplatePeak {
+    /// Keeps the louder of two peaks; the earlier sample wins ties, so the result does not
+    /// depend on the order peaks are merged in.
+    pub fn merge(self, other: TemplatePeak) -> TemplatePeak {
+        if other.snr > self.snr || (other.snr == self.snr && other.sample < self.sample) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One trigger: a clustered SNR maximum above threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Template index in the bank.
+    pub template: u64,
+    /// Analysis segment it was found in.
+    pub segment: u32,
+    /// Data sample index of the peak (time = GPS start + sample / sample rate).
+    pub sample: u64,
+    /// |z| at the peak.
+    pub snr: f64,
+    /// arg z at the peak, radians in (−π, π]: the coalescence phase.
+    pub phase: f64,
+    /// The template's σ² = 4Δf Σ|h̃|²/S over the band.
+    pub sigmasq: f64,
+}
+
+impl Trigger {
+    /// The canonical order of triggers in a search's output: by segment, template, then sample.
+    pub fn order_key(&self) -> (u32, u64, u64) {
+        (self.segment, self.template, self.sample)
+    }
+
+    /// Checks the numbers a worker sent: finite, non-negative SNR, phase in range.
+    pub fn is_valid(&self) -> bool {
+        self.snr.is_finite()
+            && self.snr >= 0.0
+            && self.phase.is_finite()
+            && self.phase.abs() <= std::f64::consts::PI + 1e-12
+            && self.sigmasq.is_finite()
+            && self.sigmasq > 0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_rates() {
+        for ok in [1.0, 1024.0, 2048.0, 16384.0] {
+            assert!(validate_sample_rate(ok).is_ok(), "{ok}");
+        }
+        for bad in [0.0, -4096.0, 1000.0, 2048.5, f64::NAN, f64::INFINITY] {
+            assert!(validate_sample_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn peaks_merge_independently_of_order() {
+        let a = TemplatePeak { snr: 5.0, sample: 10 };
+        let b = TemplatePeak { snr: 5.0, sample: 3 };
+        let c = TemplatePeak { snr: 4.0, sample: 1 };
+        assert_eq!(a.merge(b), b);
+        assert_eq!(b.merge(a), b);
+        assert_eq!(a.merge(c).merge(b), c.merge(b).merge(a));
+    }
+}

@@ -1,0 +1,14 @@
+//! # chirpfarm-strain
+//!
+//! Everything about strain data that happens before the matched filter, on the machine that has
+//! the file (the `chirpfarm` client):
+//!
+//! * [`read`]: strain files — GWOSC HDF5 (`strain/Strain`, `Xspacing`, `meta/GPSstart`), `.npy`
+//!   and text — validated sample by sample, every error naming the file and the position.
+//! * [`psd`]: the noise power spectral density — PyCBC-compatible median Welch, a PSD file,
+//!   the analytic aLIGO curve, interpolation to the segment grid and inverse-spectrum truncation.
+//!
+//! Nothing here knows about the network or the farm.
+
+pub mod psd;
+pub mod read;

@@ -1,0 +1,1 @@
+//! Noise spectra (being written).

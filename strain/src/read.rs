@@ -1,0 +1,1 @@
+//! Strain file readers (being written).
