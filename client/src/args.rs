@@ -11,6 +11,8 @@ Examples:
   chirpfarm search --random-signals 10 --seed 7 --json    the seed's script 2
   chirpfarm search --bank 0.8:1.74:0.001 --signal-mc 1.2 --coordinator http://lab1:50051
   chirpfarm submit --signal-mc 1.2 && chirpfarm watch job-1 --json
+  chirpfarm search --data H-H1_GWOSC_4KHZ.hdf5 --bank 1.0:1.5:0.001 --f-low 30 --json
+  chirpfarm search --data strain.npy --sample-rate 2048 --gps-start 1e9 --psd aligo --csv
 
 Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
 
@@ -112,6 +114,81 @@ pub struct SearchArgs {
     /// Templates per task (default: automatic, ~0.2-2 s of work per task).
     #[arg(long)]
     pub chunk_size: Option<u32>,
+    /// Search strain data instead of noiseless signals.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// A search over strain data: the file, the noise spectrum, segments, thresholds.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Searching data")]
+pub struct DataArgs {
+    /// Strain data to search: a GWOSC HDF5 file (.hdf5/.h5: strain/Strain, Xspacing,
+    /// meta/GPSstart), a .npy array (float64/float32; needs --sample-rate and --gps-start), or
+    /// text (one column of strain, needing --sample-rate and --gps-start, or two columns
+    /// time strain). Reports triggers and, per template, the loudest SNR and its time.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["signal_mc", "random_signals", "snr_convention"])]
+    pub data: Option<PathBuf>,
+    /// Sample rate of a .npy or one-column text file, in Hz (a power of two).
+    #[arg(long, value_name = "HZ", requires = "data")]
+    pub sample_rate: Option<f64>,
+    /// GPS time of the first sample of a .npy or one-column text file, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        requires = "data",
+        allow_hyphen_values = true
+    )]
+    pub gps_start: Option<f64>,
+    /// Noise PSD: `welch` (estimated from the data as pycbc.psd.welch with median averaging,
+    /// then interpolated to the segment grid), `aligo` (the analytic aLIGO design fit), or a
+    /// FILE with two columns, frequency [Hz] and one-sided PSD [1/Hz] (used as is when its
+    /// frequencies are the segment's grid, else interpolated as pycbc.psd.from_txt).
+    #[arg(
+        long,
+        value_name = "welch|aligo|FILE",
+        default_value = "welch",
+        requires = "data"
+    )]
+    pub psd: String,
+    /// Welch: length of each PSD segment, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 4.0, requires = "data")]
+    pub psd_segment_length: f64,
+    /// Welch: stride between PSD segments, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0, requires = "data")]
+    pub psd_segment_stride: f64,
+    /// Truncate the inverse PSD to this many seconds in the time domain (PyCBC's
+    /// inverse_spectrum_truncation, Hann taper); default: no truncation.
+    #[arg(long, value_name = "SECONDS", requires = "data")]
+    pub psd_inverse_length: Option<f64>,
+    /// Lower frequency cut-off of the filter, in Hz (the bin at exactly this frequency is in the
+    /// band, as PyCBC's).
+    #[arg(long, value_name = "HZ", default_value_t = 20.0, requires = "data")]
+    pub f_low: f64,
+    /// Analysis segment length in seconds (× sample rate must be a power of two, 2^12 to 2^22
+    /// samples); each segment is FFT'd once per worker.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 256.0,
+        requires = "data"
+    )]
+    pub segment_length: f64,
+    /// Seconds at each end of a segment whose SNR is discarded (the filter wraps around there);
+    /// segments overlap so that what they keep tiles the data. 0 keeps a segment's whole
+    /// circular SNR series, as PyCBC's matched_filter returns it. Default: 1/8 of the segment.
+    #[arg(long, value_name = "SECONDS", requires = "data")]
+    pub segment_pad: Option<f64>,
+    /// Report triggers where the SNR |z| is at least this.
+    #[arg(long, value_name = "SNR", default_value_t = 5.5, requires = "data")]
+    pub snr_threshold: f64,
+    /// Keep only the loudest sample in each window of this many seconds, per template and
+    /// segment (PyCBC's threshold_and_cluster).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0, requires = "data")]
+    pub cluster_window: f64,
+    /// Also write the triggers to this HDF5 file (one dataset per column).
+    #[arg(long, value_name = "FILE.hdf5", requires = "data")]
+    pub output: Option<PathBuf>,
 }
 
 /// `--snr-convention` values.
@@ -126,10 +203,11 @@ pub enum ConventionArg {
 /// Output format flags.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OutputArgs {
-    /// Print the results as JSON (schema version 1, see README).
+    /// Print the results as JSON (schema version 1 for signal searches, 2 for data searches;
+    /// see README).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
-    /// Print one CSV row per signal × template.
+    /// Print one CSV row per signal × template (per trigger for a data search).
     #[arg(long)]
     pub csv: bool,
     /// No progress bar.

@@ -5,7 +5,7 @@
 use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
 use crate::progress::Progress;
-use crate::remote::{collect, Conn};
+use crate::remote::{collect, Conn, SignalSink};
 use chirpfarm_core::{random_signals, BankSpec, SearchSpec, SnrConvention};
 use chirpfarm_proto::v1;
 use serde_json::json;
@@ -25,7 +25,8 @@ async fn run_job(conn: &Conn, spec: &SearchSpec, chunk_size: u32) -> Result<(), 
         .map_err(CliError::from_status)?
         .into_inner();
     let progress = Progress::new(0, true);
-    collect(conn, &sub.job_id, spec.signals.len(), templates, &progress).await?;
+    let mut sink = SignalSink::new(spec.signals.len(), templates);
+    collect(conn, &sub.job_id, &mut sink, &progress).await?;
     Ok(())
 }
 
@@ -53,6 +54,7 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
                     bank: bank.clone(),
                     signals: vec![*s],
                     convention: SnrConvention::Seed,
+                    data: None,
                 };
                 let t0 = Instant::now();
                 run_job(&conn, &spec, 0).await?;
@@ -126,6 +128,7 @@ pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), Cl
         },
         signals: vec![chirpfarm_core::SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
+        data: None,
     };
     let t0 = Instant::now();
     run_job(&conn, &spec, 1).await?;

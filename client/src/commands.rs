@@ -1,11 +1,13 @@
 //! The subcommands: each turns parsed arguments into calls and output.
 
 use crate::args::{CancelCmd, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
+use crate::data::DataMeta;
+use crate::data_output::{DataReport, DataSink};
 use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
 use crate::output::Report;
 use crate::progress::Progress;
-use crate::remote::{collect, Conn};
+use crate::remote::{collect, Conn, SignalSink};
 use crate::spec::{prepare, Prepared};
 use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::v1;
@@ -39,6 +41,9 @@ async fn submit_to(
     chunk: Option<u32>,
     wait_for_workers: bool,
 ) -> Result<v1::SubmitResponse, CliError> {
+    if let Some(d) = &p.data {
+        crate::data::upload(conn, &d.blobs).await?;
+    }
     let req = conn.req(v1::SubmitRequest {
         spec: Some(chirpfarm_proto::spec_to_proto(&p.spec)),
         chunk_size: chunk.unwrap_or(0),
@@ -51,32 +56,23 @@ async fn submit_to(
         .map_err(CliError::from_status)
 }
 
-/// Waits for a job and prints its results.
-async fn wait_and_print(
-    conn: &Conn,
-    job_id: &str,
-    spec: &SearchSpec,
-    masses: Vec<f64>,
-    output: OutputArgs,
-) -> Result<(), CliError> {
-    let progress = Progress::new(masses.len() as u64, output.quiet);
-    let collected = collect(
-        conn,
-        job_id,
-        spec.signals.len(),
-        masses.len() as u64,
-        &progress,
-    )
-    .await;
-    progress.finish();
-    let collected = collected?;
-    let state =
-        v1::JobState::try_from(collected.finished.state).unwrap_or(v1::JobState::Unspecified);
+/// Where a finished job's results should go besides stdout.
+#[derive(Debug, Default)]
+struct Extra {
+    /// A data search's file details (a watched job only knows what the coordinator kept).
+    meta: Option<DataMeta>,
+    /// The HDF5 trigger file to write.
+    hdf5: Option<std::path::PathBuf>,
+}
+
+/// Fails unless the job succeeded.
+fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliError> {
+    let state = v1::JobState::try_from(finished.state).unwrap_or(v1::JobState::Unspecified);
     if state != v1::JobState::Succeeded {
-        let why = if collected.finished.error.is_empty() {
+        let why = if finished.error.is_empty() {
             String::new()
         } else {
-            format!(": {}", collected.finished.error)
+            format!(": {}", finished.error)
         };
         return Err(CliError::Failed(format!(
             "{job_id} ended {}{why}",
@@ -86,26 +82,106 @@ async fn wait_and_print(
                 .to_lowercase()
         )));
     }
+    Ok(())
+}
+
+/// Writes to stdout, flushing, with one error message for all formats.
+fn emit(
+    f: impl FnOnce(&mut std::io::StdoutLock<'_>) -> std::io::Result<()>,
+) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    f(&mut out)
+        .and_then(|_| out.flush())
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+}
+
+/// Waits for a data search and prints its triggers and peaks.
+async fn wait_and_print_data(
+    conn: &Conn,
+    job_id: &str,
+    spec: &SearchSpec,
+    masses: Vec<f64>,
+    output: OutputArgs,
+    extra: Extra,
+) -> Result<(), CliError> {
+    let data = spec.data.clone().expect("a data search");
+    let progress = Progress::new(masses.len() as u64, output.quiet);
+    let mut sink = DataSink::new(masses.len() as u64);
+    let collected = collect(conn, job_id, &mut sink, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    check_succeeded(job_id, &collected.finished)?;
+    let meta = extra.meta.unwrap_or_else(|| DataMeta {
+        file: format!(
+            "(uploaded to the coordinator: sha256 {})",
+            data.strain.hex()
+        ),
+        psd: format!("(uploaded: sha256 {})", data.psd.hex()),
+        samples: data.n_samples(),
+    });
+    let report = DataReport::new(
+        masses,
+        data,
+        meta,
+        sink,
+        (
+            collected.finished.wall_seconds,
+            collected.workers,
+            job_id.to_string(),
+        ),
+    )
+    .map_err(CliError::Failed)?;
+    if let Some(path) = &extra.hdf5 {
+        report.write_hdf5(path).map_err(CliError::Failed)?;
+    }
+    emit(|out| {
+        if output.json {
+            report.write_json(out)
+        } else if output.csv {
+            report.write_csv(out)
+        } else {
+            report.write_table(out)
+        }
+    })
+}
+
+/// Waits for a job and prints its results.
+async fn wait_and_print(
+    conn: &Conn,
+    job_id: &str,
+    spec: &SearchSpec,
+    masses: Vec<f64>,
+    output: OutputArgs,
+    extra: Extra,
+) -> Result<(), CliError> {
+    if spec.data.is_some() {
+        return wait_and_print_data(conn, job_id, spec, masses, output, extra).await;
+    }
+    let progress = Progress::new(masses.len() as u64, output.quiet);
+    let mut sink = SignalSink::new(spec.signals.len(), masses.len() as u64);
+    let collected = collect(conn, job_id, &mut sink, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    check_succeeded(job_id, &collected.finished)?;
     let report = Report {
         convention: spec.convention,
         masses,
         signals: spec.signals.clone(),
-        results: collected.results,
+        results: sink.results,
         wall_seconds: collected.finished.wall_seconds,
         workers: collected.workers,
         job_id: job_id.to_string(),
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let res = if output.json {
-        report.write_json(&mut out)
-    } else if output.csv {
-        report.write_csv(&mut out)
-    } else {
-        report.write_table(&mut out)
-    };
-    res.and_then(|_| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+    emit(|out| {
+        if output.json {
+            report.write_json(out)
+        } else if output.csv {
+            report.write_csv(out)
+        } else {
+            report.write_table(out)
+        }
+    })
 }
 
 /// `chirpfarm search`.
@@ -141,8 +217,12 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
         Err(e) => Err(e),
         Ok(sub) => {
             let job = sub.job_id.clone();
+            let extra = Extra {
+                meta: p.data.as_ref().map(|d| d.meta.clone()),
+                hdf5: cmd.search.data.output.clone(),
+            };
             tokio::select! {
-                r = wait_and_print(&conn, &job, &p.spec, p.masses.clone(), cmd.output) => r,
+                r = wait_and_print(&conn, &job, &p.spec, p.masses.clone(), cmd.output, extra) => r,
                 _ = tokio::signal::ctrl_c() => Err(interrupted(&conn, &job, embedded.is_some()).await),
             }
         }
@@ -216,7 +296,7 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
         .into_inner();
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
     let masses = spec.bank.masses(u64::MAX)?;
-    wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output).await
+    wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, Extra::default()).await
 }
 
 fn state_name(s: i32) -> String {

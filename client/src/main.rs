@@ -6,6 +6,8 @@
 mod args;
 mod bench;
 mod commands;
+mod data;
+mod data_output;
 mod embedded;
 mod error;
 mod output;

@@ -55,53 +55,101 @@ impl Conn {
     }
 }
 
-/// A job's results, reassembled in bank order.
+/// Where a job's result blocks go as they arrive, in release order. A sink checks each block
+/// against what it expects (a block from the network is not trusted).
+pub trait Sink {
+    /// Takes the block that starts at result unit `cursor`.
+    fn block(&mut self, cursor: u64, b: &v1::ResultBlock) -> Result<(), String>;
+}
+
+/// A signal search's results, reassembled in bank order: `results[signal][template]`.
 #[derive(Debug, Clone)]
-pub struct Collected {
+pub struct SignalSink {
     /// `results[signal][template]`.
     pub results: Vec<Vec<TemplateResult>>,
+}
+
+impl SignalSink {
+    /// An empty sink for `signals` signals over `templates` templates.
+    pub fn new(signals: usize, templates: u64) -> SignalSink {
+        SignalSink {
+            results: vec![Vec::with_capacity(templates as usize); signals],
+        }
+    }
+}
+
+impl Sink for SignalSink {
+    fn block(&mut self, cursor: u64, b: &v1::ResultBlock) -> Result<(), String> {
+        let ok = b.start == cursor
+            && b.signals.len() == self.results.len()
+            && b.signals.iter().all(|s| {
+                s.snr.len() == b.count as usize && s.lag_seconds.len() == b.count as usize
+            });
+        if !ok {
+            return Err(format!(
+                "protocol error: block at {} ({} signals), expected {} ({} signals)",
+                b.start,
+                b.signals.len(),
+                cursor,
+                self.results.len()
+            ));
+        }
+        for (acc, s) in self.results.iter_mut().zip(&b.signals) {
+            acc.extend(
+                s.snr
+                    .iter()
+                    .zip(&s.lag_seconds)
+                    .map(|(&snr, &lag)| TemplateResult {
+                        snr,
+                        lag_seconds: lag,
+                    }),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// How a watched job ended.
+#[derive(Debug, Clone)]
+pub struct Collected {
     /// How the job ended.
     pub finished: v1::JobFinished,
     /// Workers registered at the last progress report.
     pub workers: u32,
 }
 
-/// Watches `job_id` until it ends, filling results from the stream in bank order. On a lost
-/// connection it reconnects and resumes from its cursor for up to [`RECONNECT_FOR`].
+/// Watches `job_id` until it ends, feeding result blocks to `sink` in order. On a lost
+/// connection it reconnects and resumes from its cursor for up to [`RECONNECT_FOR`]. A job
+/// reported SUCCEEDED must have delivered every result unit, or this is an error.
 pub async fn collect(
     conn: &Conn,
     job_id: &str,
-    signals: usize,
-    templates: u64,
+    sink: &mut impl Sink,
     progress: &Progress,
 ) -> Result<Collected, CliError> {
-    let mut results = vec![Vec::with_capacity(templates as usize); signals];
-    let mut cursor = 0u64;
-    let mut workers = 0u32;
+    let mut st = WatchState::default();
     let mut lost_since: Option<Instant> = None;
     let mut conn = conn.clone();
     loop {
-        let before = cursor;
-        let outcome = watch_once(
-            &conn,
-            job_id,
-            &mut cursor,
-            &mut results,
-            &mut workers,
-            progress,
-        )
-        .await;
-        match outcome {
+        let before = st.cursor;
+        match watch_once(&conn, job_id, &mut st, sink, progress).await {
             Ok(finished) => {
+                let ok = v1::JobState::try_from(finished.state) == Ok(v1::JobState::Succeeded);
+                if ok && st.total != Some(st.cursor) {
+                    return Err(CliError::Failed(format!(
+                        "{job_id} was reported complete but only {} of {} result units arrived",
+                        st.cursor,
+                        st.total.map_or("?".to_string(), |t| t.to_string())
+                    )));
+                }
                 return Ok(Collected {
-                    results,
                     finished,
-                    workers,
-                })
+                    workers: st.workers,
+                });
             }
             Err(WatchError::Fatal(e)) => return Err(e),
             Err(WatchError::Lost(why)) => {
-                if cursor > before {
+                if st.cursor > before {
                     lost_since = None; // progress was made: a fresh reconnection budget
                 }
                 let since = *lost_since.get_or_insert_with(Instant::now);
@@ -122,6 +170,14 @@ pub async fn collect(
     }
 }
 
+/// Where a watch is: result units received (the cursor), the job's total once known, workers.
+#[derive(Debug, Default)]
+struct WatchState {
+    cursor: u64,
+    total: Option<u64>,
+    workers: u32,
+}
+
 enum WatchError {
     Lost(String),
     Fatal(CliError),
@@ -130,14 +186,13 @@ enum WatchError {
 async fn watch_once(
     conn: &Conn,
     job_id: &str,
-    cursor: &mut u64,
-    results: &mut [Vec<TemplateResult>],
-    workers: &mut u32,
+    st: &mut WatchState,
+    sink: &mut impl Sink,
     progress: &Progress,
 ) -> Result<v1::JobFinished, WatchError> {
     let req = conn.req(v1::WatchRequest {
         job_id: job_id.to_string(),
-        cursor: *cursor,
+        cursor: st.cursor,
     });
     let mut stream = match conn.client().watch(req).await {
         Ok(s) => s.into_inner(),
@@ -153,28 +208,14 @@ async fn watch_once(
         };
         match ev.event {
             Some(v1::watch_event::Event::Progress(p)) => {
-                *workers = p.workers;
+                st.workers = p.workers;
+                st.total = Some(p.templates_total);
                 progress.set(p.templates_done, p.templates_total);
             }
             Some(v1::watch_event::Event::Block(b)) => {
-                if b.start != *cursor || b.signals.len() != results.len() {
-                    return Err(WatchError::Fatal(CliError::Failed(format!(
-                        "protocol error: block at {} ({} signals), expected {} ({} signals)",
-                        b.start,
-                        b.signals.len(),
-                        cursor,
-                        results.len()
-                    ))));
-                }
-                for (acc, s) in results.iter_mut().zip(&b.signals) {
-                    acc.extend(s.snr.iter().zip(&s.lag_seconds).map(|(&snr, &lag)| {
-                        TemplateResult {
-                            snr,
-                            lag_seconds: lag,
-                        }
-                    }));
-                }
-                *cursor += b.count as u64;
+                sink.block(st.cursor, &b)
+                    .map_err(|e| WatchError::Fatal(CliError::Failed(e)))?;
+                st.cursor += b.count as u64;
             }
             Some(v1::watch_event::Event::Finished(f)) => return Ok(f),
             None => {}

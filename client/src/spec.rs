@@ -13,6 +13,8 @@ pub struct Prepared {
     pub spec: SearchSpec,
     /// The bank's chirp masses, for labelling results.
     pub masses: Vec<f64>,
+    /// A data search's blobs and file details.
+    pub data: Option<crate::data::PreparedData>,
 }
 
 /// Builds and validates the search described by `a`.
@@ -34,6 +36,24 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
     };
     // Validate the bank first so --random-signals can use its range.
     let masses = bank.masses(limits.max_templates)?;
+    if a.data.data.is_some() {
+        let data = crate::data::prepare_data(&a.data)?;
+        let spec = SearchSpec {
+            bank,
+            signals: Vec::new(),
+            convention: SnrConvention::Physical,
+            data: Some(data.spec.clone()),
+        };
+        let masses = spec.validate(&limits)?;
+        if a.chunk_size == Some(0) {
+            return Err(CliError::Input("--chunk-size must be at least 1".into()));
+        }
+        return Ok(Prepared {
+            spec,
+            masses,
+            data: Some(data),
+        });
+    }
     let mut signals = Vec::new();
     for text in &a.signal_mc {
         let mc: f64 = text
@@ -65,10 +85,15 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             ConventionArg::Seed => SnrConvention::Seed,
             ConventionArg::Physical => SnrConvention::Physical,
         },
+        data: None,
     };
     let masses = spec.validate(&limits)?;
     if a.chunk_size == Some(0) {
         return Err(CliError::Input("--chunk-size must be at least 1".into()));
     }
-    Ok(Prepared { spec, masses })
+    Ok(Prepared {
+        spec,
+        masses,
+        data: None,
+    })
 }

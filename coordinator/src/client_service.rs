@@ -8,7 +8,7 @@ use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_server::Client;
 use std::pin::Pin;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response, Status, Streaming};
 
 /// The `Client` service over a shared [`Coordinator`].
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
     v1::JobInfo {
         job_id: id.to_string(),
         state: rec.state(inner.sched.job_state(id)) as i32,
-        templates_total: rec.templates,
+        templates_total: rec.units_total(),
         templates_done: rec.templates_done,
         signals: rec.spec.signals.len() as u32,
         tasks_total,
@@ -50,6 +50,58 @@ type WatchStream = Pin<Box<dyn futures::Stream<Item = Result<v1::WatchEvent, Sta
 
 #[tonic::async_trait]
 impl Client for ClientService {
+    async fn upload_blob(
+        &self,
+        request: Request<Streaming<v1::BlobChunk>>,
+    ) -> Result<Response<v1::UploadResponse>, Status> {
+        let mut chunks = request.into_inner();
+        let first = chunks
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("an upload needs at least one chunk"))?;
+        let blob = chirpfarm_proto::blob_from_proto(first.blob.as_ref()).map_err(spec_status)?;
+        if self.coord.blobs.contains(&blob) {
+            // Already here: nothing to receive.
+            return Ok(Response::new(v1::UploadResponse {
+                blob: Some(chirpfarm_proto::blob_to_proto(&blob)),
+                stored: false,
+            }));
+        }
+        let mut upload = crate::blobs::Upload::start(blob, &self.coord.blobs)?;
+        upload.push(first.offset, &first.data)?;
+        while let Some(c) = chunks.message().await? {
+            upload.push(c.offset, &c.data)?;
+        }
+        let (blob, bytes) = upload.finish()?;
+        let blobs = self.coord.blobs.clone();
+        // Hashing and writing a large blob is blocking work: off the async runtime.
+        let stored = tokio::task::spawn_blocking(move || blobs.put(&blob, bytes))
+            .await
+            .map_err(|e| Status::internal(format!("upload task failed: {e}")))??;
+        tracing::info!(blob = %blob.hex(), bytes = blob.len, stored, "blob uploaded");
+        Ok(Response::new(v1::UploadResponse {
+            blob: Some(chirpfarm_proto::blob_to_proto(&blob)),
+            stored,
+        }))
+    }
+
+    async fn has_blobs(
+        &self,
+        request: Request<v1::BlobQuery>,
+    ) -> Result<Response<v1::BlobPresence>, Status> {
+        let q = request.into_inner();
+        let present = q
+            .blobs
+            .iter()
+            .map(|b| {
+                chirpfarm_proto::blob_from_proto(Some(b))
+                    .map(|b| self.coord.blobs.contains(&b))
+                    .map_err(spec_status)
+            })
+            .collect::<Result<Vec<bool>, Status>>()?;
+        Ok(Response::new(v1::BlobPresence { present }))
+    }
+
     async fn submit(
         &self,
         request: Request<v1::SubmitRequest>,
@@ -75,10 +127,11 @@ impl Client for ClientService {
                 .jobs
                 .get(&id)
                 .ok_or_else(|| Status::not_found(format!("no job {id}")))?;
-            if req.cursor > rec.templates {
+            if req.cursor > rec.units_total() {
                 return Err(Status::invalid_argument(format!(
-                    "cursor {} is past the end of {id} ({} templates)",
-                    req.cursor, rec.templates
+                    "cursor {} is past the end of {id} ({} result units)",
+                    req.cursor,
+                    rec.units_total()
                 )));
             }
             rec.subscribe()
@@ -96,13 +149,15 @@ impl Client for ClientService {
                     inner.jobs.get(&id).map(|rec| {
                         let progress = (rec.templates_done != last_done).then(|| v1::Progress {
                             templates_done: rec.templates_done,
-                            templates_total: rec.templates,
+                            templates_total: rec.units_total(),
                             workers: inner.sessions.len() as u32,
                         });
-                        (rec.blocks_from(cursor), progress, rec.finished_event())
+                        let blocks = rec.blocks_from(cursor);
+                        let next = blocks.last().map(|b| rec.cursor_after(b));
+                        (blocks, next, progress, rec.finished_event())
                     })
                 };
-                let Some((blocks, progress, finished)) = snapshot else {
+                let Some((blocks, next, progress, finished)) = snapshot else {
                     let _ = tx
                         .send(Err(Status::not_found(format!("{id} was removed"))))
                         .await;
@@ -113,8 +168,10 @@ impl Client for ClientService {
                     last_done = p.templates_done;
                     events.push(v1::watch_event::Event::Progress(p));
                 }
+                if let Some(next) = next {
+                    cursor = next;
+                }
                 for b in blocks {
-                    cursor = b.start + b.count as u64;
                     events.push(v1::watch_event::Event::Block(b));
                 }
                 let done = finished.is_some();

@@ -1,6 +1,6 @@
 //! A job as the shell keeps it: its spec, its result blocks in task order, and who is watching.
 
-use crate::scheduler::{JobState, Outcome};
+use crate::scheduler::{JobState, Outcome, SegmentGrid};
 use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::v1;
 use std::sync::Arc;
@@ -18,12 +18,16 @@ pub struct JobRecord {
     pub templates: u64,
     /// Templates per task.
     pub chunk: u32,
-    /// Accepted result blocks, indexed by task.
+    /// Segment groups of a data search ([`SegmentGrid::NONE`] for a signal search).
+    pub grid: SegmentGrid,
+    /// The data's analysis segments (empty for a signal search), to check workers' results.
+    pub segments: Vec<chirpfarm_core::Segment>,
+    /// Accepted result blocks, indexed by task (segment group-major).
     blocks: Vec<Option<Arc<v1::ResultBlock>>>,
     /// Number of leading tasks whose blocks are all present: results up to there can be released
-    /// in bank order.
+    /// in order.
     contiguous: usize,
-    /// Templates whose results are accepted (in any order).
+    /// Result units accepted (in any order): templates, × segment groups for a data search.
     pub templates_done: u64,
     /// `None` while running; the outcome once final.
     pub outcome: Option<Outcome>,
@@ -39,14 +43,21 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
-    /// A new job with `tasks` empty result slots.
-    pub fn new(spec: SearchSpec, templates: u64, chunk: u32) -> JobRecord {
-        let tasks = templates.div_ceil(chunk.max(1) as u64) as usize;
+    /// A new job with an empty result slot per task.
+    pub fn new(spec: SearchSpec, templates: u64, chunk: u32, grid: SegmentGrid) -> JobRecord {
+        let tasks = templates.div_ceil(chunk.max(1) as u64) as usize * grid.groups() as usize;
+        let segments = spec
+            .data
+            .as_ref()
+            .and_then(|d| d.segments().ok())
+            .unwrap_or_default();
         JobRecord {
             wire_spec: chirpfarm_proto::spec_to_proto(&spec),
             spec,
             templates,
             chunk,
+            grid,
+            segments,
             blocks: vec![None; tasks],
             contiguous: 0,
             templates_done: 0,
@@ -71,7 +82,28 @@ impl JobRecord {
             error: self.error(),
             finished_unix_ms: self.finished.map(unix_ms).unwrap_or(0),
             wall_seconds: self.wall_seconds,
+            segments_per_task: self.grid.per_task,
         }
+    }
+
+    /// Result units of the whole job: templates × segment groups (the Watch cursor's unit).
+    pub fn units_total(&self) -> u64 {
+        self.templates * self.grid.groups() as u64
+    }
+
+    /// Tasks per segment group.
+    fn per_group(&self) -> u64 {
+        self.templates.div_ceil(self.chunk.max(1) as u64)
+    }
+
+    /// The cursor position (in units) where a block starts.
+    fn unit_of(&self, block: &v1::ResultBlock) -> u64 {
+        let g = if self.grid.segments == 0 {
+            0
+        } else {
+            (block.segment_start / self.grid.per_task.max(1)) as u64
+        };
+        g * self.templates + block.start
     }
 
     /// Rebuilds a job from the store: its spec, its stored blocks, and its outcome if it had
@@ -82,7 +114,17 @@ impl JobRecord {
     ) -> Result<(JobRecord, Vec<u32>), String> {
         let spec =
             chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
-        let mut rec = JobRecord::new(spec, stored.templates, stored.chunk);
+        let grid = match &spec.data {
+            Some(d) => {
+                let segments = d.validate().map_err(|e| e.to_string())?.len() as u32;
+                SegmentGrid {
+                    segments,
+                    per_task: stored.segments_per_task.clamp(1, segments.max(1)),
+                }
+            }
+            None => SegmentGrid::NONE,
+        };
+        let mut rec = JobRecord::new(spec, stored.templates, stored.chunk, grid);
         let from_ms = |ms: u64| UNIX_EPOCH + std::time::Duration::from_millis(ms);
         rec.submitted = from_ms(stored.submitted_unix_ms);
         // Keep measuring wall time from the original submission.
@@ -145,23 +187,41 @@ impl JobRecord {
         self.notify.subscribe()
     }
 
-    /// The blocks releasable in bank order from template `cursor`, the first possibly sliced so
-    /// it starts exactly at `cursor`.
+    /// The blocks releasable in order from unit `cursor` (see [`JobRecord::units_total`]), the
+    /// first possibly sliced so it starts exactly at `cursor`.
     pub fn blocks_from(&self, cursor: u64) -> Vec<v1::ResultBlock> {
+        if self.templates == 0 {
+            return Vec::new();
+        }
         let chunk = self.chunk.max(1) as u64;
-        let first = (cursor / chunk) as usize;
+        let (g, t) = (cursor / self.templates, cursor % self.templates);
+        let first = (g * self.per_group() + t / chunk) as usize;
         (first..self.contiguous)
-            .filter_map(|t| self.blocks[t].as_deref())
-            .map(|b| slice_block(b, cursor))
+            .filter_map(|i| self.blocks[i].as_deref())
+            .map(|b| {
+                let unit = self.unit_of(b);
+                if cursor > unit {
+                    slice_block(b, b.start + (cursor - unit))
+                } else {
+                    b.clone()
+                }
+            })
             .collect()
     }
 
-    /// Templates releasable in bank order.
+    /// The cursor just after `block`.
+    pub fn cursor_after(&self, block: &v1::ResultBlock) -> u64 {
+        self.unit_of(block) + block.count as u64
+    }
+
+    /// Units releasable in order.
     pub fn released(&self) -> u64 {
         if self.contiguous == self.blocks.len() {
-            self.templates
-        } else {
-            self.contiguous as u64 * self.chunk as u64
+            return self.units_total();
+        }
+        match self.blocks[..self.contiguous].last() {
+            Some(Some(b)) => self.cursor_after(b),
+            _ => 0,
         }
     }
 
@@ -202,12 +262,12 @@ pub fn unix_ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// The part of `block` from bank index `cursor` on (the whole block if it starts there or later).
-fn slice_block(block: &v1::ResultBlock, cursor: u64) -> v1::ResultBlock {
-    if cursor <= block.start {
+/// The part of `block` from bank index `from` on (the whole block if it starts there or later).
+fn slice_block(block: &v1::ResultBlock, from: u64) -> v1::ResultBlock {
+    if from <= block.start {
         return block.clone();
     }
-    let skip = (cursor - block.start).min(block.count as u64) as usize;
+    let skip = (from - block.start).min(block.count as u64) as usize;
     v1::ResultBlock {
         start: block.start + skip as u64,
         count: block.count - skip as u32,
@@ -219,6 +279,27 @@ fn slice_block(block: &v1::ResultBlock, cursor: u64) -> v1::ResultBlock {
                 lag_seconds: s.lag_seconds[skip..].to_vec(),
             })
             .collect(),
+        segment_start: block.segment_start,
+        segment_count: block.segment_count,
+        data: block.data.as_ref().map(|d| slice_data(d, from, skip)),
+    }
+}
+
+/// A data result without its first `skip` templates (those below bank index `from`).
+fn slice_data(d: &v1::DataResult, from: u64, skip: usize) -> v1::DataResult {
+    let keep: Vec<usize> = (0..d.trigger_template.len())
+        .filter(|&i| d.trigger_template[i] >= from)
+        .collect();
+    let pick = |v: &Vec<f64>| keep.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    v1::DataResult {
+        peak_snr: d.peak_snr.get(skip..).unwrap_or_default().to_vec(),
+        peak_sample: d.peak_sample.get(skip..).unwrap_or_default().to_vec(),
+        trigger_template: keep.iter().map(|&i| d.trigger_template[i]).collect(),
+        trigger_segment: keep.iter().map(|&i| d.trigger_segment[i]).collect(),
+        trigger_sample: keep.iter().map(|&i| d.trigger_sample[i]).collect(),
+        trigger_snr: pick(&d.trigger_snr),
+        trigger_phase: pick(&d.trigger_phase),
+        trigger_sigmasq: pick(&d.trigger_sigmasq),
     }
 }
 
@@ -235,6 +316,7 @@ mod tests {
                 snr: (0..count).map(|i| (start + i as u64) as f64).collect(),
                 lag_seconds: vec![0.0; count as usize],
             }],
+            ..Default::default()
         }
     }
 
@@ -244,8 +326,9 @@ mod tests {
             bank: BankSpec::List(vec![1.0; 25]),
             signals: vec![SignalSpec::chirp(1.0)],
             convention: SnrConvention::Seed,
+            data: None,
         };
-        let mut j = JobRecord::new(spec, 25, 10);
+        let mut j = JobRecord::new(spec, 25, 10, SegmentGrid::NONE);
         j.store(1, block(10, 10));
         assert!(
             j.blocks_from(0).is_empty(),

@@ -8,13 +8,18 @@
 //! * [`state`]: the shared [`state::Coordinator`] — the scheduler plus job records and worker
 //!   sessions — which carries out the scheduler's actions.
 //! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
+//! * [`blobs`]: content-addressed blobs (strain samples, noise spectra) uploaded by clients and
+//!   fetched by workers, bounded in memory and kept on disk with `--data-dir`.
 //! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, fsynced).
 //! * [`submit`]: accepting a search (validation, sizing, durable record) for any caller.
+//! * [`check`]: checking a worker's data result against its task before it is accepted.
 //! * [`chunk`]: automatic task sizing.
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
 
+pub mod blobs;
+pub mod check;
 pub mod chunk;
 pub mod client_service;
 pub mod jobs;

@@ -27,6 +27,10 @@ struct Args {
     /// Largest bank a search may use, in templates.
     #[arg(long, default_value_t = 1_000_000)]
     max_templates: u64,
+    /// Memory for uploaded data (strain samples and noise spectra of data searches), in MiB;
+    /// an upload that does not fit is refused. A 4096 s file at 4096 Hz is 128 MiB.
+    #[arg(long, default_value_t = 4096, value_name = "MIB")]
+    max_blob_mb: u64,
     /// Directory for durable state (jobs and every accepted result, fsynced before release).
     /// A coordinator restarted on the same directory resumes its jobs without recomputing
     /// stored results. Without it, state lives in memory only.
@@ -126,6 +130,7 @@ async fn main() -> ExitCode {
         data_dir: args.data_dir.clone(),
         retention: args.retention,
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
+        max_blob_bytes: args.max_blob_mb.saturating_mul(1 << 20),
     };
     match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal())
         .await

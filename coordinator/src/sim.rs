@@ -67,6 +67,7 @@ pub fn simulate(workers: usize, templates: u64, chunk: u32) -> Result<SimReport,
         },
         signals: vec![SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
+        data: None,
     };
     let t0 = Instant::now();
     let sub = coord
@@ -102,6 +103,7 @@ pub fn simulate(workers: usize, templates: u64, chunk: u32) -> Result<SimReport,
                         snr: vec![0.0; l.count as usize],
                         lag_seconds: vec![0.0; l.count as usize],
                     }],
+                    ..Default::default()
                 };
                 let mut inner = coord.lock();
                 let done = Event::TaskCompleted {

@@ -5,6 +5,7 @@
 //! [`Coordinator::apply`], and the resulting [`Action`]s are carried out here: messages queued to
 //! worker sessions, results stored, watchers woken. The lock is never held across an `.await`.
 
+use crate::blobs::BlobStore;
 use crate::jobs::JobRecord;
 use crate::scheduler::{Action, Config, Event, JobId, Outcome, Scheduler, WorkerId};
 use crate::store::Store;
@@ -36,6 +37,8 @@ pub struct CoordinatorConfig {
     pub retention: std::time::Duration,
     /// On shutdown, how long running leases may take to finish.
     pub shutdown_grace: std::time::Duration,
+    /// Most bytes of uploaded blobs (strain, PSDs) held in memory.
+    pub max_blob_bytes: u64,
 }
 
 impl Default for CoordinatorConfig {
@@ -48,6 +51,7 @@ impl Default for CoordinatorConfig {
             data_dir: None,
             retention: std::time::Duration::from_secs(7 * 24 * 3600),
             shutdown_grace: std::time::Duration::from_secs(10),
+            max_blob_bytes: 4096 << 20,
         }
     }
 }
@@ -90,6 +94,9 @@ pub struct Inner {
 #[derive(Debug, Clone)]
 pub struct Coordinator {
     inner: Arc<Mutex<Inner>>,
+    /// Uploaded blobs (strain samples, PSDs), behind their own lock: a large upload or fetch
+    /// never holds the scheduler's.
+    pub blobs: Arc<BlobStore>,
     started: Instant,
     /// Its settings.
     pub config: Arc<CoordinatorConfig>,
@@ -100,7 +107,13 @@ pub struct Coordinator {
 impl Coordinator {
     /// A coordinator with no job and no worker (in memory only, whatever `data_dir` says).
     pub fn new(config: CoordinatorConfig) -> Coordinator {
+        let blobs = BlobStore::new(None, config.max_blob_bytes).expect("no directory to create");
+        Coordinator::with_blobs(config, blobs)
+    }
+
+    fn with_blobs(config: CoordinatorConfig, blobs: BlobStore) -> Coordinator {
         Coordinator {
+            blobs: Arc::new(blobs),
             inner: Arc::new(Mutex::new(Inner {
                 sched: Scheduler::new(config.scheduler),
                 jobs: HashMap::new(),
@@ -119,10 +132,11 @@ impl Coordinator {
     /// A coordinator over `config.data_dir` (if any): jobs found there are restored, finished
     /// ones as they were and unfinished ones resumed without recomputing stored results.
     pub fn open(config: CoordinatorConfig) -> std::io::Result<Coordinator> {
-        let coord = Coordinator::new(config);
-        let Some(dir) = coord.config.data_dir.clone() else {
-            return Ok(coord);
+        let Some(dir) = config.data_dir.clone() else {
+            return Ok(Coordinator::new(config));
         };
+        let blobs = BlobStore::new(Some(dir.join("blobs")), config.max_blob_bytes)?;
+        let coord = Coordinator::with_blobs(config, blobs);
         let store = Store::open(&dir)?;
         let recovered = store.load()?;
         let mut inner = coord.lock();
@@ -153,7 +167,8 @@ impl Coordinator {
                 .masses(u64::MAX)
                 .map(|m| crate::submit::bank_key(&m))
                 .unwrap_or(0);
-            let (templates, chunk, final_) = (rec.templates, rec.chunk, rec.outcome.is_some());
+            let (templates, chunk, segments, final_) =
+                (rec.templates, rec.chunk, rec.grid, rec.outcome.is_some());
             inner.jobs.insert(id, rec);
             if final_ {
                 kept += 1;
@@ -167,6 +182,7 @@ impl Coordinator {
                     templates,
                     chunk,
                     bank_key,
+                    segments,
                     done,
                     attempt_base,
                 },
@@ -220,14 +236,17 @@ impl Coordinator {
                 attempt,
                 start,
                 count,
+                segments,
             } => {
-                tracing::debug!(%worker, %job, task, attempt, start, count, "lease");
+                tracing::debug!(%worker, %job, task, attempt, start, count, ?segments, "lease");
                 let msg = Msg::Lease(v1::Lease {
                     job_id: job.to_string(),
                     task: task as u64,
                     attempt,
                     start,
                     count,
+                    segment_start: segments.0,
+                    segment_count: segments.1,
                 });
                 send(inner, worker, msg);
             }
@@ -311,6 +330,14 @@ impl Coordinator {
             })
             .map(|(id, _)| *id)
             .collect();
+        let referenced: std::collections::HashSet<[u8; 32]> = inner
+            .jobs
+            .iter()
+            .filter(|(id, _)| !expired.contains(id))
+            .filter_map(|(_, r)| r.spec.data.as_ref())
+            .flat_map(|d| [d.strain.digest, d.psd.digest])
+            .collect();
+        self.blobs.retain_referenced(&referenced);
         for id in expired {
             tracing::info!(job = %id, "retention period over: removing job");
             inner.jobs.remove(&id);

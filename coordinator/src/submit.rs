@@ -2,7 +2,7 @@
 //! durable record, and the scheduler event — the same path for gRPC clients and simulations.
 
 use crate::jobs::JobRecord;
-use crate::scheduler::{Event, JobId};
+use crate::scheduler::{Event, JobId, SegmentGrid};
 use crate::state::Coordinator;
 use chirpfarm_core::{SearchSpec, SpecError};
 use chirpfarm_proto::v1;
@@ -12,6 +12,7 @@ use tonic::Status;
 /// Maps a validation error to the gRPC status a client can act on.
 pub fn spec_status(e: SpecError) -> Status {
     match e {
+        SpecError::BadData(_) | SpecError::BadSegment(_) => Status::invalid_argument(e.to_string()),
         SpecError::BankTooLarge { .. }
         | SpecError::TooManySignals { .. }
         | SpecError::TooManyResults { .. } => Status::resource_exhausted(e.to_string()),
@@ -45,6 +46,21 @@ impl Coordinator {
         }
         let masses = spec.validate(&self.config.limits).map_err(spec_status)?;
         let templates = masses.len() as u64;
+        let segments = match &spec.data {
+            Some(d) => {
+                for (what, blob) in [("strain", &d.strain), ("PSD", &d.psd)] {
+                    if !self.blobs.contains(blob) {
+                        return Err(Status::failed_precondition(format!(
+                            "the {what} blob (sha256 {}, {} bytes) is not on this coordinator: upload it first",
+                            blob.hex(),
+                            blob.len
+                        )));
+                    }
+                }
+                d.validate().map_err(spec_status)?.len() as u32
+            }
+            None => 0,
+        };
         let mut inner = self.lock();
         let workers = inner.sessions.len();
         if workers == 0 && !wait_for_workers {
@@ -52,20 +68,31 @@ impl Coordinator {
                 "no worker is registered with this coordinator yet; start chirpfarm-worker, or submit without --require-workers to queue the job",
             ));
         }
+        let (auto, grid) = match &spec.data {
+            Some(d) => {
+                let (chunk, per_task) =
+                    crate::chunk::auto_data(templates, segments, d.segment_samples, workers);
+                (chunk, SegmentGrid { segments, per_task })
+            }
+            None => (
+                crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers),
+                SegmentGrid::NONE,
+            ),
+        };
         let chunk = match (chunk_size, self.config.chunk_size) {
-            (0, None) => crate::chunk::auto_chunk(templates, spec.signals.len() as u64, workers),
+            (0, None) => auto,
             (0, Some(c)) => c,
             (c, _) => c,
         };
         let id = JobId(inner.next_job);
         inner.next_job += 1;
-        let rec = JobRecord::new(spec, templates, chunk);
+        let rec = JobRecord::new(spec, templates, chunk, grid);
         if let Some(store) = &inner.store {
             store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
                 Status::unavailable(format!("cannot record the job in the data dir: {e}"))
             })?;
         }
-        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), "job submitted");
+        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), segments = grid.segments, segments_per_task = grid.per_task, "job submitted");
         inner.jobs.insert(id, rec);
         self.apply(
             &mut inner,
@@ -74,13 +101,14 @@ impl Coordinator {
                 templates,
                 chunk,
                 bank_key: bank_key(&masses),
+                segments: grid,
             },
             None,
         );
         Ok(v1::SubmitResponse {
             job_id: id.to_string(),
             templates,
-            tasks: templates.div_ceil(chunk as u64) as u32,
+            tasks: (templates.div_ceil(chunk as u64) * grid.groups() as u64) as u32,
         })
     }
 }

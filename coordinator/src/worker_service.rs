@@ -29,9 +29,40 @@ impl WorkerService {
 type OutStream =
     Pin<Box<dyn futures::Stream<Item = Result<v1::CoordinatorMessage, Status>> + Send>>;
 
+type BlobStream = Pin<Box<dyn futures::Stream<Item = Result<v1::BlobChunk, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl WorkerSession for WorkerService {
     type SessionStream = OutStream;
+    type FetchBlobStream = BlobStream;
+
+    async fn fetch_blob(
+        &self,
+        request: Request<v1::BlobRequest>,
+    ) -> Result<Response<Self::FetchBlobStream>, Status> {
+        let blob = chirpfarm_proto::blob_from_proto(request.into_inner().blob.as_ref())
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let store = self.coord.blobs.clone();
+        let bytes = tokio::task::spawn_blocking(move || store.get(&blob))
+            .await
+            .map_err(|e| Status::internal(format!("blob read failed: {e}")))?
+            .ok_or_else(|| {
+                Status::not_found(format!("no blob {} on this coordinator", blob.hex()))
+            })?;
+        let wire = chirpfarm_proto::blob_to_proto(&blob);
+        let chunk = chirpfarm_core::data::BLOB_CHUNK_BYTES;
+        // Chunks are cut lazily as the worker reads them: at most a few in memory at once.
+        let stream = futures::stream::iter((0..bytes.len().div_ceil(chunk).max(1)).map(move |i| {
+            let lo = i * chunk;
+            let hi = (lo + chunk).min(bytes.len());
+            Ok(v1::BlobChunk {
+                blob: (i == 0).then(|| wire.clone()),
+                offset: lo as u64,
+                data: bytes[lo..hi].to_vec(),
+            })
+        }));
+        Ok(Response::new(Box::pin(stream)))
+    }
 
     async fn session(
         &self,
@@ -213,8 +244,9 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
     }
 }
 
-/// Checks a result's shape against its task (one block per signal, one value per template) and
-/// turns it into a stored block; a malformed result counts as a failed execution.
+/// Checks a result's shape against its task (one block per signal, one value per template; or a
+/// data result within the task's templates and segments) and turns it into a stored block; a
+/// malformed result counts as a failed execution.
 fn check_result(
     inner: &crate::state::Inner,
     job: JobId,
@@ -225,6 +257,25 @@ fn check_result(
         .sched
         .task_range(job, r.task as u32)
         .ok_or("unknown task")?;
+    if let Some(spec) = &rec.spec.data {
+        let segs = inner
+            .sched
+            .task_segments(job, r.task as u32)
+            .ok_or("unknown task")?;
+        let data = r
+            .data
+            .as_ref()
+            .ok_or("malformed result: a data search's result has no data")?;
+        crate::check::check_data_result(spec, &rec.segments, (start, count), segs, data)?;
+        return Ok(v1::ResultBlock {
+            start,
+            count,
+            signals: Vec::new(),
+            segment_start: segs.0,
+            segment_count: segs.1,
+            data: Some(data.clone()),
+        });
+    }
     let ok = r.signals.len() == rec.spec.signals.len()
         && r.signals
             .iter()
@@ -239,5 +290,6 @@ fn check_result(
         start,
         count,
         signals: r.signals.clone(),
+        ..Default::default()
     })
 }

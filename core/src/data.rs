@@ -26,6 +26,20 @@ pub struct BlobRef {
 }
 
 impl BlobRef {
+    /// The reference of `bytes`: their SHA-256 and length.
+    pub fn of(bytes: &[u8]) -> BlobRef {
+        use sha2::Digest;
+        BlobRef {
+            digest: sha2::Sha256::digest(bytes).into(),
+            len: bytes.len() as u64,
+        }
+    }
+
+    /// Whether `bytes` are exactly this blob (length and SHA-256).
+    pub fn matches(&self, bytes: &[u8]) -> bool {
+        bytes.len() as u64 == self.len && BlobRef::of(bytes).digest == self.digest
+    }
+
     /// The digest as 64 lowercase hex digits (file names, logs, messages).
     pub fn hex(&self) -> String {
         self.digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -147,6 +161,25 @@ impl DataSpec {
     }
 }
 
+/// f64 values as the little-endian bytes of a blob.
+pub fn f64_to_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A blob's little-endian bytes as f64 values (a trailing partial value is an error).
+pub fn f64_from_bytes(bytes: &[u8]) -> Result<Vec<f64>, SpecError> {
+    if bytes.len() % 8 != 0 {
+        return Err(SpecError::BadData(format!(
+            "{} bytes is not a whole number of f64 values",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect())
+}
+
 /// Checks that a sample rate is a positive power of two (in Hz).
 pub fn validate_sample_rate(rate: f64) -> Result<(), SpecError> {
     let ok = rate.is_finite()
@@ -223,6 +256,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn blobs_are_named_by_content() {
+        let v = [1.5, -2.0, 1e-21];
+        let bytes = f64_to_bytes(&v);
+        assert_eq!(f64_from_bytes(&bytes).unwrap(), v);
+        let r = BlobRef::of(&bytes);
+        assert!(r.matches(&bytes));
+        let mut other = bytes.clone();
+        other[3] ^= 1;
+        assert!(!r.matches(&other));
+        assert_eq!(
+            BlobRef::of(b"abc").hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert!(f64_from_bytes(&[0; 7]).is_err());
+    }
+
+    #[test]
     fn sample_rates() {
         for ok in [1.0, 1024.0, 2048.0, 16384.0] {
             assert!(validate_sample_rate(ok).is_ok(), "{ok}");
@@ -234,9 +284,18 @@ mod tests {
 
     #[test]
     fn peaks_merge_independently_of_order() {
-        let a = TemplatePeak { snr: 5.0, sample: 10 };
-        let b = TemplatePeak { snr: 5.0, sample: 3 };
-        let c = TemplatePeak { snr: 4.0, sample: 1 };
+        let a = TemplatePeak {
+            snr: 5.0,
+            sample: 10,
+        };
+        let b = TemplatePeak {
+            snr: 5.0,
+            sample: 3,
+        };
+        let c = TemplatePeak {
+            snr: 4.0,
+            sample: 1,
+        };
         assert_eq!(a.merge(b), b);
         assert_eq!(b.merge(a), b);
         assert_eq!(a.merge(c).merge(b), c.merge(b).merge(a));

@@ -25,8 +25,8 @@ pub mod segments;
 pub mod spec;
 
 pub use bank::BankSpec;
+pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
 pub use error::SpecError;
 pub use result::{best_template, BestTemplate, TemplateResult};
-pub use spec::{random_signals, validate_mc, Limits, SearchSpec, SignalSpec, SnrConvention};
-pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
 pub use segments::Segment;
+pub use spec::{random_signals, validate_mc, Limits, SearchSpec, SignalSpec, SnrConvention};

@@ -128,9 +128,18 @@ mod tests {
 
     #[test]
     fn bad_segmentations_are_named() {
-        assert!(segments(10000, 5000, 0).unwrap_err().to_string().contains("power of two"));
+        assert!(segments(10000, 5000, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("power of two"));
         assert!(segments(1 << 30, 1 << 23, 0).is_err());
-        assert!(segments(8192, 4096, 2048).unwrap_err().to_string().contains("half"));
-        assert!(segments(4000, 4096, 0).unwrap_err().to_string().contains("shorter"));
+        assert!(segments(8192, 4096, 2048)
+            .unwrap_err()
+            .to_string()
+            .contains("half"));
+        assert!(segments(4000, 4096, 0)
+            .unwrap_err()
+            .to_string()
+            .contains("shorter"));
     }
 }

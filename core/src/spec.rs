@@ -1,6 +1,7 @@
 //! What a search asks for, and the limits and validation rules that apply to it.
 
 use crate::bank::BankSpec;
+use crate::data::DataSpec;
 use crate::error::SpecError;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -94,13 +95,44 @@ pub struct SearchSpec {
     pub bank: BankSpec,
     /// Signals, in the order the user gave them; results come back in this order.
     pub signals: Vec<SignalSpec>,
-    /// Which SNR definition to report.
+    /// Which SNR definition to report (signal searches; a data search always reports the
+    /// PSD-weighted phase-maximised |z|).
     pub convention: SnrConvention,
+    /// A search over strain data instead of `signals`.
+    pub data: Option<DataSpec>,
 }
 
 impl SearchSpec {
+    /// A signal search over `bank` (the seed's kind of search).
+    pub fn signals(bank: BankSpec, signals: Vec<SignalSpec>, convention: SnrConvention) -> Self {
+        SearchSpec {
+            bank,
+            signals,
+            convention,
+            data: None,
+        }
+    }
+
     /// Validates the whole request and returns the bank's chirp masses.
     pub fn validate(&self, limits: &Limits) -> Result<Vec<f64>, SpecError> {
+        if let Some(data) = &self.data {
+            if !self.signals.is_empty() {
+                return Err(SpecError::BadData(
+                    "a search is over signals or over data, not both".into(),
+                ));
+            }
+            let segments = data.validate()?.len() as u64;
+            let masses = self.bank.masses(limits.max_templates)?;
+            let pairs = masses.len() as u64 * segments;
+            if pairs > limits.max_results {
+                return Err(SpecError::TooManyResults {
+                    templates: masses.len() as u64,
+                    signals: segments,
+                    limit: limits.max_results,
+                });
+            }
+            return Ok(masses);
+        }
         if self.signals.is_empty() {
             return Err(SpecError::NoSignals);
         }
@@ -168,11 +200,7 @@ mod tests {
 
     #[test]
     fn search_validation() {
-        let mut spec = SearchSpec {
-            bank: crate::bank::SEED_BANK,
-            signals: vec![],
-            convention: SnrConvention::Seed,
-        };
+        let mut spec = SearchSpec::signals(crate::bank::SEED_BANK, vec![], SnrConvention::Seed);
         assert_eq!(spec.validate(&Limits::default()), Err(SpecError::NoSignals));
         spec.signals.push(SignalSpec::chirp(1.2));
         assert_eq!(spec.validate(&Limits::default()).unwrap().len(), 94);

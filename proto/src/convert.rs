@@ -1,7 +1,59 @@
 //! Conversions between generated `chirpfarm.v1` messages and `chirpfarm-core` domain types.
 
 use crate::v1;
-use chirpfarm_core::{BankSpec, SearchSpec, SignalSpec, SnrConvention, SpecError};
+use chirpfarm_core::{
+    BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError,
+};
+
+/// A domain blob reference as its wire form.
+pub fn blob_to_proto(b: &BlobRef) -> v1::BlobRef {
+    v1::BlobRef {
+        sha256: b.digest.to_vec(),
+        len: b.len,
+    }
+}
+
+/// A wire blob reference as a domain one; the digest must be 32 bytes.
+pub fn blob_from_proto(b: Option<&v1::BlobRef>) -> Result<BlobRef, SpecError> {
+    let b = b.ok_or_else(|| SpecError::BadData("a blob reference is missing".into()))?;
+    let digest: [u8; 32] = b.sha256.as_slice().try_into().map_err(|_| {
+        SpecError::BadData(format!(
+            "a blob digest must be 32 bytes (SHA-256), got {}",
+            b.sha256.len()
+        ))
+    })?;
+    Ok(BlobRef { digest, len: b.len })
+}
+
+/// A domain data spec as its wire form.
+pub fn data_to_proto(d: &DataSpec) -> v1::DataSpec {
+    v1::DataSpec {
+        strain: Some(blob_to_proto(&d.strain)),
+        sample_rate: d.sample_rate,
+        gps_start: d.gps_start,
+        psd: Some(blob_to_proto(&d.psd)),
+        segment_samples: d.segment_samples,
+        pad_samples: d.pad_samples,
+        f_low: d.f_low,
+        snr_threshold: d.snr_threshold,
+        cluster_samples: d.cluster_samples,
+    }
+}
+
+/// A wire data spec as a domain one (structure only; [`DataSpec::validate`] checks numbers).
+pub fn data_from_proto(d: &v1::DataSpec) -> Result<DataSpec, SpecError> {
+    Ok(DataSpec {
+        strain: blob_from_proto(d.strain.as_ref())?,
+        sample_rate: d.sample_rate,
+        gps_start: d.gps_start,
+        psd: blob_from_proto(d.psd.as_ref())?,
+        segment_samples: d.segment_samples,
+        pad_samples: d.pad_samples,
+        f_low: d.f_low,
+        snr_threshold: d.snr_threshold,
+        cluster_samples: d.cluster_samples,
+    })
+}
 
 /// A domain bank as its wire form.
 pub fn bank_to_proto(bank: &BankSpec) -> v1::Bank {
@@ -59,6 +111,7 @@ pub fn spec_to_proto(spec: &SearchSpec) -> v1::SearchSpec {
             })
             .collect(),
         convention: convention_to_proto(spec.convention),
+        data: spec.data.as_ref().map(data_to_proto),
     }
 }
 
@@ -76,6 +129,7 @@ pub fn spec_from_proto(spec: Option<&v1::SearchSpec>) -> Result<SearchSpec, Spec
             })
             .collect(),
         convention: convention_from_proto(spec.convention)?,
+        data: spec.data.as_ref().map(data_from_proto).transpose()?,
     })
 }
 
@@ -92,6 +146,7 @@ mod tests {
                 delay_seconds: 3.0,
             }],
             convention: SnrConvention::Physical,
+            data: None,
         };
         let back = spec_from_proto(Some(&spec_to_proto(&spec))).unwrap();
         assert_eq!(back, spec);

@@ -16,12 +16,12 @@ mod convert;
 pub mod shutdown;
 
 pub use convert::{
-    bank_from_proto, bank_to_proto, convention_from_proto, convention_to_proto, spec_from_proto,
-    spec_to_proto,
+    bank_from_proto, bank_to_proto, blob_from_proto, blob_to_proto, convention_from_proto,
+    convention_to_proto, data_from_proto, data_to_proto, spec_from_proto, spec_to_proto,
 };
 
 /// The protocol version a worker must speak to register. Bump it on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The build version every binary reports (the crate version).
 pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -7,6 +7,9 @@
 //! with exponential back-off. On shutdown it stops taking work, finishes what it holds (up to a
 //! grace period), reports it, and returns.
 
+use crate::data_cache::DataCache;
+use crate::data_task::{run_data_lease, DataJob};
+use crate::engine::data::DataEngine;
 use crate::engine::Engine;
 use chirpfarm_core::{SearchSpec, TemplateResult};
 use chirpfarm_proto::v1;
@@ -33,8 +36,11 @@ pub struct WorkerConfig {
     pub host: String,
     /// Compute threads (the rayon pool size).
     pub threads: usize,
-    /// Template cache budget in bytes.
+    /// Template cache budget in bytes (for each kind of template: the seed grid's and data
+    /// grids').
     pub cache_bytes: usize,
+    /// Data cache budget in bytes: strain and PSD blobs, conditioned segments.
+    pub data_cache_bytes: usize,
     /// Shared secret, if the coordinator requires one.
     pub token: Option<String>,
     /// Tasks requested ahead (one running, the rest queued so the worker never idles).
@@ -61,6 +67,7 @@ impl WorkerConfig {
             host,
             threads,
             cache_bytes: 1024 << 20,
+            data_cache_bytes: 2048 << 20,
             token: None,
             credits: 2,
             shutdown_grace: Duration::from_secs(30),
@@ -103,13 +110,23 @@ struct JobCtx {
     spec: SearchSpec,
     /// The bank's chirp masses, or why the bank is unusable.
     masses: Result<Vec<f64>, String>,
+    /// For a data search: its data (fetched on first use), or why the spec is unusable.
+    data: Option<Result<Arc<DataJob>, String>>,
+}
+
+/// What a task computed: per-signal results, or a data search's peaks and triggers.
+enum Output {
+    /// `results[signal][template]`.
+    Signals(Vec<Vec<TemplateResult>>),
+    /// A data search's result, already in wire layout.
+    Data(v1::DataResult),
 }
 
 /// A finished computation, handed back from the rayon pool to the session loop.
 struct Done {
     /// (job id, task, attempt).
     key: (String, u64, u64),
-    outcome: Result<Vec<Vec<TemplateResult>>, String>,
+    outcome: Result<Output, String>,
     seconds: f64,
     generated: u64,
 }
@@ -198,6 +215,10 @@ struct Daemon<'a> {
     config: &'a WorkerConfig,
     pool: Arc<rayon::ThreadPool>,
     engine: Arc<Engine>,
+    data_engine: Arc<DataEngine>,
+    data_cache: Arc<DataCache>,
+    /// The current connection, for fetching blobs (`None` while disconnected).
+    channel: Option<tonic::transport::Channel>,
     stop: tokio::sync::watch::Receiver<bool>,
     jobs: HashMap<String, Arc<JobCtx>>,
     job_order: VecDeque<String>,
@@ -228,6 +249,9 @@ impl<'a> Daemon<'a> {
             config,
             pool,
             engine,
+            data_engine: Arc::new(DataEngine::new(config.cache_bytes)),
+            data_cache: Arc::new(DataCache::new(config.data_cache_bytes)),
+            channel: None,
             stop,
             jobs: HashMap::new(),
             job_order: VecDeque::new(),
@@ -254,6 +278,7 @@ impl<'a> Daemon<'a> {
         channel: tonic::transport::Channel,
         worker_id: &mut String,
     ) -> Result<SessionEnd, DaemonError> {
+        self.channel = Some(channel.clone());
         let mut client = WorkerSessionClient::new(channel)
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
@@ -409,6 +434,7 @@ impl<'a> Daemon<'a> {
         let ctx = match chirpfarm_proto::spec_from_proto(j.spec.as_ref()) {
             Ok(spec) => JobCtx {
                 masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
+                data: spec.data.clone().map(|d| DataJob::new(d).map(Arc::new)),
                 spec,
             },
             Err(e) => JobCtx {
@@ -416,8 +442,10 @@ impl<'a> Daemon<'a> {
                     bank: chirpfarm_core::BankSpec::List(vec![]),
                     signals: vec![],
                     convention: Default::default(),
+                    data: None,
                 },
                 masses: Err(e.to_string()),
+                data: None,
             },
         };
         self.jobs.insert(j.job_id.clone(), Arc::new(ctx));
@@ -449,10 +477,15 @@ impl<'a> Daemon<'a> {
             let zeros = vec![vec![TemplateResult::default(); l.count as usize]; signals];
             let _ = done_tx.send(Done {
                 key,
-                outcome: Ok(zeros),
+                outcome: Ok(Output::Signals(zeros)),
                 seconds: 0.0,
                 generated: 0,
             });
+            return;
+        }
+        if let Some(Some(data)) = job.as_ref().map(|j| j.data.clone()) {
+            let job = job.expect("a job");
+            self.start_data(key, l, job, data);
             return;
         }
         self.pool.spawn(move || {
@@ -460,7 +493,7 @@ impl<'a> Daemon<'a> {
             let before = engine.templates_generated();
             let outcome = match job {
                 None => Err(format!("no spec received for {}", l.job_id)),
-                Some(job) => run_lease(&engine, &job, l.start, l.count),
+                Some(job) => run_lease(&engine, &job, l.start, l.count).map(Output::Signals),
             };
             let _ = done_tx.send(Done {
                 key,
@@ -472,13 +505,61 @@ impl<'a> Daemon<'a> {
     }
 }
 
-/// Runs one lease; a panic inside the engine becomes an error, never a dead worker.
-fn run_lease(
-    engine: &Engine,
-    job: &JobCtx,
-    start: u64,
-    count: u32,
-) -> Result<Vec<Vec<TemplateResult>>, String> {
+impl Daemon<'_> {
+    /// Starts a data-search lease: fetches the job's data if needed (on the async runtime),
+    /// then filters on the rayon pool; the outcome comes back through `done_rx`.
+    fn start_data(
+        &self,
+        key: (String, u64, u64),
+        l: v1::Lease,
+        job: Arc<JobCtx>,
+        data: Result<Arc<DataJob>, String>,
+    ) {
+        let (pool, engine, cache, done_tx) = (
+            self.pool.clone(),
+            self.data_engine.clone(),
+            self.data_cache.clone(),
+            self.done_tx.clone(),
+        );
+        let channel = self.channel.clone();
+        let token = self.config.token.clone();
+        tokio::spawn(async move {
+            let t0 = Instant::now();
+            let loaded = match &data {
+                Ok(d) => d.load(&cache, channel, token.as_deref()).await,
+                Err(e) => Err(e.clone()),
+            };
+            pool.spawn(move || {
+                let before = engine.templates_generated();
+                let outcome = loaded.and_then(|loaded| {
+                    let d = data.as_ref().map_err(|e| e.clone())?;
+                    let masses = lease_slice(&job, l.start, l.count)?;
+                    catch(|| {
+                        run_data_lease(
+                            &engine,
+                            &cache,
+                            d,
+                            &loaded,
+                            l.start,
+                            masses,
+                            (l.segment_start, l.segment_count),
+                        )
+                    })?
+                    .map(Output::Data)
+                });
+                let _ = done_tx.send(Done {
+                    key,
+                    outcome,
+                    seconds: t0.elapsed().as_secs_f64(),
+                    generated: engine.templates_generated().saturating_sub(before),
+                });
+            });
+        });
+    }
+}
+
+/// The bank slice a lease names, or why it is outside the bank.
+fn lease_slice(job: &JobCtx, start: u64, count: u32) -> Result<&[f64], String> {
     let masses = job.masses.as_ref().map_err(|e| e.clone())?;
     let end = start
         .checked_add(count as u64)
@@ -489,11 +570,12 @@ fn run_lease(
             masses.len()
         ));
     };
-    let slice = &masses[start as usize..end as usize];
-    std::panic::catch_unwind(AssertUnwindSafe(|| {
-        engine.filter_block(slice, &job.spec.signals, job.spec.convention)
-    }))
-    .map_err(|p| {
+    Ok(&masses[start as usize..end as usize])
+}
+
+/// Runs `f`, turning a panic into an error (a worker never dies of a bad task).
+fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
         let msg = p
             .downcast_ref::<String>()
             .cloned()
@@ -503,10 +585,30 @@ fn run_lease(
     })
 }
 
+/// Runs one lease; a panic inside the engine becomes an error, never a dead worker.
+fn run_lease(
+    engine: &Engine,
+    job: &JobCtx,
+    start: u64,
+    count: u32,
+) -> Result<Vec<Vec<TemplateResult>>, String> {
+    let slice = lease_slice(job, start, count)?;
+    catch(|| engine.filter_block(slice, &job.spec.signals, job.spec.convention))
+}
+
 fn result_message(done: Done) -> Out {
     let (job_id, task, attempt) = done.key;
     match done.outcome {
-        Ok(per_signal) => Out::Result(v1::TaskResult {
+        Ok(Output::Data(data)) => Out::Result(v1::TaskResult {
+            job_id,
+            task,
+            attempt,
+            signals: Vec::new(),
+            compute_seconds: done.seconds,
+            templates_generated: done.generated,
+            data: Some(data),
+        }),
+        Ok(Output::Signals(per_signal)) => Out::Result(v1::TaskResult {
             job_id,
             task,
             attempt,
@@ -519,6 +621,7 @@ fn result_message(done: Done) -> Out {
                 .collect(),
             compute_seconds: done.seconds,
             templates_generated: done.generated,
+            data: None,
         }),
         Err(reason) => Out::Failed(v1::TaskFailed {
             job_id,

@@ -20,4 +20,6 @@
 //! matched filter).
 
 pub mod daemon;
+pub mod data_cache;
+pub mod data_task;
 pub mod engine;

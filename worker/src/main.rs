@@ -30,6 +30,10 @@ struct Args {
     /// Template cache size in MB (each template takes about 1 MB).
     #[arg(long, default_value_t = 1024)]
     template_cache_mb: usize,
+    /// Data cache size in MiB: strain and PSD of data searches (fetched once per worker) and
+    /// their conditioned segments (16 bytes per segment sample / 2 each), kept across jobs.
+    #[arg(long, default_value_t = 2048, value_name = "MIB")]
+    data_cache_mb: usize,
     /// File holding the coordinator's shared secret.
     #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
     token_file: Option<PathBuf>,
@@ -66,6 +70,7 @@ async fn main() -> ExitCode {
         config.name = n;
     }
     config.cache_bytes = args.template_cache_mb.saturating_mul(1 << 20);
+    config.data_cache_bytes = args.data_cache_mb.saturating_mul(1 << 20);
     if let Some(p) = &args.token_file {
         match chirpfarm_proto::auth::read_token_file(p) {
             Ok(t) => config.token = Some(t),

@@ -61,11 +61,51 @@ impl Outcome {
     }
 }
 
-/// One contiguous bank range of a job.
+/// How a data search's segments are grouped into tasks. A task is a bank range × one group of
+/// consecutive segments; tasks are ordered by group, then bank range, which is the order results
+/// are released in. A signal search has no segments ([`SegmentGrid::NONE`]): one group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegmentGrid {
+    /// Segments in the job's data (0 for a signal search).
+    pub segments: u32,
+    /// Segments per task (at least 1 when there are segments).
+    pub per_task: u32,
+}
+
+impl SegmentGrid {
+    /// A signal search: no segments, one group.
+    pub const NONE: SegmentGrid = SegmentGrid {
+        segments: 0,
+        per_task: 0,
+    };
+
+    /// Number of segment groups (1 for a signal search).
+    pub fn groups(&self) -> u32 {
+        if self.segments == 0 {
+            1
+        } else {
+            self.segments.div_ceil(self.per_task.max(1))
+        }
+    }
+
+    /// The segments `(start, count)` of group `g` (`(0, 0)` for a signal search).
+    pub fn group_range(&self, g: u32) -> (u32, u32) {
+        if self.segments == 0 {
+            return (0, 0);
+        }
+        let per = self.per_task.max(1);
+        let start = g.saturating_mul(per).min(self.segments);
+        (start, per.min(self.segments - start))
+    }
+}
+
+/// One contiguous bank range of a job (× one segment group for a data search).
 #[derive(Debug, Clone)]
 pub(super) struct Task {
     pub start: u64,
     pub count: u32,
+    /// Segments `(start, count)` of a data search; `(0, 0)` for a signal search.
+    pub segments: (u32, u32),
     pub state: TaskState,
     /// Active leases: (worker, attempt, leased at ms).
     pub leases: Vec<(WorkerId, u64, u64)>,
@@ -92,6 +132,8 @@ impl Task {
 pub(super) struct Job {
     pub tasks: Vec<Task>,
     pub chunk: u32,
+    /// Tasks per segment group (the bank's ranges).
+    pub per_group: u32,
     pub pending: BTreeSet<u32>,
     pub done: u32,
     pub state: JobState,
@@ -105,15 +147,18 @@ pub(super) struct Job {
 }
 
 impl Job {
-    /// Cuts `templates` into tasks of `chunk` (the last one shorter).
-    pub fn new(templates: u64, chunk: u32, bank_key: u64) -> Job {
+    /// Cuts `templates` into tasks of `chunk` (the last one shorter), for every segment group.
+    pub fn new(templates: u64, chunk: u32, bank_key: u64, grid: SegmentGrid) -> Job {
         let chunk = chunk.max(1);
-        let tasks: Vec<Task> = (0..templates.div_ceil(chunk as u64))
-            .map(|i| {
+        let per_group = templates.div_ceil(chunk as u64);
+        let tasks: Vec<Task> = (0..grid.groups() as u64)
+            .flat_map(|g| (0..per_group).map(move |i| (g, i)))
+            .map(|(g, i)| {
                 let start = i * chunk as u64;
                 Task {
                     start,
                     count: (templates - start).min(chunk as u64) as u32,
+                    segments: grid.group_range(g as u32),
                     state: TaskState::Pending,
                     leases: Vec::new(),
                     failures: 0,
@@ -130,6 +175,7 @@ impl Job {
         Job {
             tasks,
             chunk,
+            per_group: per_group as u32,
             pending,
             done: 0,
             state,
@@ -147,9 +193,17 @@ impl Job {
         (self.run_count > 0).then(|| self.run_ms_sum / self.run_count as u64)
     }
 
-    /// The task containing bank index `template`, if any.
-    pub fn task_of(&self, template: u64) -> Option<u32> {
+    /// The tasks containing bank index `template` (one per segment group).
+    pub fn tasks_of(&self, template: u64) -> impl Iterator<Item = u32> + '_ {
         let t = template / self.chunk as u64;
-        (t < self.tasks.len() as u64).then_some(t as u32)
+        let per_group = self.per_group as u64;
+        let groups = if per_group == 0 {
+            0
+        } else {
+            self.tasks.len() as u64 / per_group
+        };
+        (0..groups)
+            .filter(move |_| t < per_group)
+            .map(move |g| (g * per_group + t) as u32)
     }
 }

@@ -33,7 +33,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use job::Job;
-pub use job::{JobState, Outcome, TaskState};
+pub use job::{JobState, Outcome, SegmentGrid, TaskState};
 use worker::Worker;
 
 /// A lease running this many times the job's mean task time is a straggler.
@@ -77,6 +77,8 @@ pub enum Event {
         chunk: u32,
         /// Identifies the bank's contents, for template affinity across jobs.
         bank_key: u64,
+        /// Segment groups of a data search ([`SegmentGrid::NONE`] for a signal search).
+        segments: SegmentGrid,
     },
     /// A job read back from the durable store after a restart: `done` tasks already have
     /// accepted results and are not run again; new attempt ids start at `attempt_base` so they
@@ -90,6 +92,8 @@ pub enum Event {
         chunk: u32,
         /// Identifies the bank's contents.
         bank_key: u64,
+        /// Segment groups of a data search.
+        segments: SegmentGrid,
         /// Tasks whose results are already stored.
         done: Vec<u32>,
         /// First attempt id to use.
@@ -181,6 +185,8 @@ pub enum Action {
         start: u64,
         /// Number of templates.
         count: u32,
+        /// Segments `(start, count)` of a data search; `(0, 0)` for a signal search.
+        segments: (u32, u32),
     },
     /// Tell a worker to stop working on a lease.
     Revoke {
@@ -277,11 +283,12 @@ impl Scheduler {
                 templates,
                 chunk,
                 bank_key,
+                segments,
             } => {
                 if self.jobs.contains_key(&job) {
                     return out;
                 }
-                let j = Job::new(templates, chunk, bank_key);
+                let j = Job::new(templates, chunk, bank_key, segments);
                 if j.tasks.is_empty() {
                     out.push(Action::JobFinished {
                         job,
@@ -296,13 +303,14 @@ impl Scheduler {
                 templates,
                 chunk,
                 bank_key,
+                segments,
                 done,
                 attempt_base,
             } => {
                 if self.jobs.contains_key(&job) {
                     return out;
                 }
-                let mut j = Job::new(templates, chunk, bank_key);
+                let mut j = Job::new(templates, chunk, bank_key, segments);
                 j.next_attempt = attempt_base.max(1);
                 for t in done {
                     if let Some(task) = j.tasks.get_mut(t as usize) {
@@ -628,7 +636,7 @@ impl Scheduler {
                 let t = &mut job.tasks[task as usize];
                 t.state = TaskState::Leased;
                 t.leases.push((wid, attempt, now_ms));
-                let (start, count) = (t.start, t.count);
+                let (start, count, segments) = (t.start, t.count, t.segments);
                 let w = self.workers.get_mut(&wid).expect("worker exists");
                 w.credits -= 1;
                 w.leases.insert((job_id, task, attempt));
@@ -645,6 +653,7 @@ impl Scheduler {
                     attempt,
                     start,
                     count,
+                    segments,
                 });
             }
         }
@@ -700,7 +709,7 @@ impl Scheduler {
             // 1. Tasks whose templates this worker holds.
             let held = w
                 .held_blocks(job.bank_key)
-                .filter_map(|b| job.task_of(b * worker::BLOCK))
+                .flat_map(|b| job.tasks_of(b * worker::BLOCK))
                 .find(|t| job.pending.contains(t) && eligible(*t));
             if let Some(t) = held {
                 return Some((job_id, t));
@@ -751,6 +760,14 @@ impl Scheduler {
             .get(&job)
             .and_then(|j| j.tasks.get(task as usize))
             .map(|t| (t.start, t.count))
+    }
+
+    /// The segments `(start, count)` of a data-search task (`(0, 0)` for a signal search).
+    pub fn task_segments(&self, job: JobId, task: u32) -> Option<(u32, u32)> {
+        self.jobs
+            .get(&job)
+            .and_then(|j| j.tasks.get(task as usize))
+            .map(|t| t.segments)
     }
 
     /// Number of active leases over all workers.

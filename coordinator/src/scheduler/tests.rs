@@ -12,6 +12,7 @@ fn submit(s: &mut Scheduler, job: u64, templates: u64, chunk: u32) -> Vec<Action
             templates,
             chunk,
             bank_key: 7,
+            segments: SegmentGrid::NONE,
         },
     )
 }
@@ -397,6 +398,7 @@ fn run_random(seed: u64) -> u64 {
                 templates,
                 chunk,
                 bank_key: 1,
+                segments: SegmentGrid::NONE,
             },
             &mut held,
             &mut balance,
@@ -519,6 +521,7 @@ fn run_random(seed: u64) -> u64 {
                     templates: templates_of[job],
                     chunk: chunk_of[job],
                     bank_key: 1,
+                    segments: SegmentGrid::NONE,
                     done,
                     attempt_base: restarts * 1_000_000,
                 };
@@ -685,6 +688,7 @@ fn recovered_jobs_run_only_their_missing_tasks() {
             templates: 50,
             chunk: 10,
             bank_key: 1,
+            segments: SegmentGrid::NONE,
             done: vec![0, 2, 3],
             attempt_base: 1000,
         },
@@ -700,6 +704,7 @@ fn recovered_jobs_run_only_their_missing_tasks() {
             templates: 10,
             chunk: 10,
             bank_key: 1,
+            segments: SegmentGrid::NONE,
             done: vec![0],
             attempt_base: 1,
         },
@@ -862,4 +867,69 @@ fn stragglers_get_a_speculative_copy_and_the_first_result_wins() {
         )
         .is_empty());
     assert_eq!(s.job_state(JobId(1)), Some(JobState::Succeeded));
+}
+
+#[test]
+fn data_jobs_are_a_grid_of_segment_groups_by_bank_ranges() {
+    let mut s = Scheduler::new(Config::default());
+    // 25 templates in chunks of 10 (3 ranges) × 7 segments in groups of 3 (3 groups): 9 tasks.
+    s.handle(
+        0,
+        Event::JobSubmitted {
+            job: JobId(1),
+            templates: 25,
+            chunk: 10,
+            bank_key: 7,
+            segments: SegmentGrid {
+                segments: 7,
+                per_task: 3,
+            },
+        },
+    );
+    let a = join(&mut s, 1, 100);
+    let got: Vec<(u32, u64, u32, (u32, u32))> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::Lease {
+                task,
+                start,
+                count,
+                segments,
+                ..
+            } => Some((*task, *start, *count, *segments)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(got.len(), 9);
+    for (i, (task, start, count, seg)) in got.iter().enumerate() {
+        assert_eq!(*task, i as u32, "group-major order");
+        assert_eq!(*start, (i as u64 % 3) * 10);
+        assert_eq!(*count, if i % 3 == 2 { 5 } else { 10 });
+        let g = i as u32 / 3;
+        assert_eq!(*seg, (g * 3, if g == 2 { 1 } else { 3 }));
+        assert_eq!(s.task_segments(JobId(1), *task), Some(*seg));
+    }
+    // Every task accepted once finishes the job.
+    let mut finished = false;
+    for (task, ..) in got {
+        let out = s.handle(
+            1,
+            Event::TaskCompleted {
+                worker: WorkerId(1),
+                job: JobId(1),
+                task,
+                attempt: task as u64 + 1,
+            },
+        );
+        finished |= out.iter().any(|a| {
+            matches!(
+                a,
+                Action::JobFinished {
+                    outcome: Outcome::Succeeded,
+                    ..
+                }
+            )
+        });
+    }
+    assert!(finished);
 }

@@ -1,0 +1,169 @@
+//! Checking what a worker sent before it is accepted: a result is data from the network, so its
+//! shape and every number are verified against the task it claims to answer. A result that
+//! fails is treated as a failed execution of the task (retried elsewhere), never stored.
+
+use chirpfarm_core::{DataSpec, Segment};
+use chirpfarm_proto::v1;
+
+/// Checks a data-search task result: one peak per template of the task, triggers as columns of
+/// equal length, each trigger inside the task's templates and segments and inside its segment's
+/// analysed samples, in strictly increasing (segment, template, sample) order, with a finite SNR
+/// at or above the threshold, a phase in [−π, π] and a positive σ².
+pub fn check_data_result(
+    spec: &DataSpec,
+    segments: &[Segment],
+    (start, count): (u64, u32),
+    (seg_start, seg_count): (u32, u32),
+    d: &v1::DataResult,
+) -> Result<(), String> {
+    let bad = |m: String| Err(format!("malformed data result: {m}"));
+    let count_us = count as usize;
+    if d.peak_snr.len() != count_us || d.peak_sample.len() != count_us {
+        return bad(format!(
+            "{} peaks for {count} templates",
+            d.peak_snr.len().max(d.peak_sample.len())
+        ));
+    }
+    let task_segments = segments
+        .get(seg_start as usize..(seg_start as usize).saturating_add(seg_count as usize))
+        .ok_or_else(|| format!("task segments {seg_start}+{seg_count} out of range"))?;
+    let n_samples = spec.n_samples();
+    for (&snr, &sample) in d.peak_snr.iter().zip(&d.peak_sample) {
+        if !(snr.is_finite() && snr >= 0.0) || sample >= n_samples {
+            return bad(format!("peak SNR {snr} at sample {sample}"));
+        }
+    }
+    let n = d.trigger_template.len();
+    let lens = [
+        d.trigger_segment.len(),
+        d.trigger_sample.len(),
+        d.trigger_snr.len(),
+        d.trigger_phase.len(),
+        d.trigger_sigmasq.len(),
+    ];
+    if lens.iter().any(|&l| l != n) {
+        return bad(format!(
+            "trigger columns of different lengths ({n} and {lens:?})"
+        ));
+    }
+    // At most one trigger per cluster window per (template, segment).
+    let per_pair = (spec.segment_samples / spec.cluster_samples.max(1)) + 1;
+    let most = per_pair
+        .saturating_mul(count as u64)
+        .saturating_mul(seg_count as u64);
+    if n as u64 > most {
+        return bad(format!("{n} triggers, more than {most} possible"));
+    }
+    let mut last: Option<(u32, u64, u64)> = None;
+    for i in 0..n {
+        let (t, s, x) = (
+            d.trigger_template[i],
+            d.trigger_segment[i],
+            d.trigger_sample[i],
+        );
+        let (snr, phase, sigmasq) = (d.trigger_snr[i], d.trigger_phase[i], d.trigger_sigmasq[i]);
+        if t < start || t >= start + count as u64 {
+            return bad(format!("trigger template {t} outside the task"));
+        }
+        let Some(seg) = s
+            .checked_sub(seg_start)
+            .and_then(|k| task_segments.get(k as usize))
+        else {
+            return bad(format!("trigger segment {s} outside the task"));
+        };
+        if !seg.analyzed_in_data().contains(&x) {
+            return bad(format!(
+                "trigger sample {x} outside segment {s}'s analysed samples"
+            ));
+        }
+        let trigger = chirpfarm_core::Trigger {
+            template: t,
+            segment: s,
+            sample: x,
+            snr,
+            phase,
+            sigmasq,
+        };
+        if !trigger.is_valid() || snr < spec.snr_threshold {
+            return bad(format!(
+                "trigger SNR {snr}, phase {phase}, sigmasq {sigmasq} (threshold {})",
+                spec.snr_threshold
+            ));
+        }
+        let key = trigger.order_key();
+        if last.is_some_and(|l| l >= key) {
+            return bad("triggers out of (segment, template, sample) order".into());
+        }
+        last = Some(key);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chirpfarm_core::BlobRef;
+
+    fn spec() -> DataSpec {
+        DataSpec {
+            strain: BlobRef {
+                digest: [0; 32],
+                len: 8 * 8192,
+            },
+            sample_rate: 1024.0,
+            gps_start: 0.0,
+            psd: BlobRef {
+                digest: [1; 32],
+                len: 8 * 2049,
+            },
+            segment_samples: 4096,
+            pad_samples: 512,
+            f_low: 20.0,
+            snr_threshold: 5.0,
+            cluster_samples: 256,
+        }
+    }
+
+    fn good() -> v1::DataResult {
+        v1::DataResult {
+            peak_snr: vec![6.0, 4.0],
+            peak_sample: vec![1000, 2000],
+            trigger_template: vec![10, 10, 11],
+            trigger_segment: vec![0, 0, 0],
+            trigger_sample: vec![600, 1000, 700],
+            trigger_snr: vec![5.5, 6.0, 5.1],
+            trigger_phase: vec![0.1, -3.0, 3.1],
+            trigger_sigmasq: vec![2.0, 2.0, 3.0],
+        }
+    }
+
+    #[test]
+    fn results_are_checked_field_by_field() {
+        let spec = spec();
+        let segs = spec.validate().unwrap();
+        let check = |d: &v1::DataResult| check_data_result(&spec, &segs, (10, 2), (0, 1), d);
+        check(&good()).unwrap();
+        let cases: Vec<(&str, Box<dyn Fn(&mut v1::DataResult)>)> = vec![
+            ("peaks", Box::new(|d| d.peak_snr.pop().map(|_| ()).unwrap())),
+            ("NaN peak", Box::new(|d| d.peak_snr[0] = f64::NAN)),
+            ("huge sample", Box::new(|d| d.peak_sample[0] = 1 << 40)),
+            ("columns", Box::new(|d| d.trigger_phase.truncate(1))),
+            ("template", Box::new(|d| d.trigger_template[2] = 12)),
+            ("segment", Box::new(|d| d.trigger_segment[0] = 1)),
+            ("padding", Box::new(|d| d.trigger_sample[0] = 100)),
+            ("below threshold", Box::new(|d| d.trigger_snr[0] = 4.9)),
+            ("inf", Box::new(|d| d.trigger_snr[1] = f64::INFINITY)),
+            (
+                "1e308 sigmasq",
+                Box::new(|d| d.trigger_sigmasq[1] = f64::INFINITY),
+            ),
+            ("phase", Box::new(|d| d.trigger_phase[0] = 7.0)),
+            ("order", Box::new(|d| d.trigger_sample.swap(0, 1))),
+        ];
+        for (what, mutate) in cases {
+            let mut d = good();
+            mutate(&mut d);
+            assert!(check(&d).is_err(), "{what} accepted");
+        }
+    }
+}

@@ -1,1 +1,0 @@
-//! Noise spectra (being written).

@@ -1,1 +1,0 @@
-//! Strain file readers (being written).
