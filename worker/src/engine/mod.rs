@@ -10,6 +10,7 @@
 //! | [`cache`] | a bounded LRU cache of normalised templates |
 //! | [`slab`] | huge-page-backed template slots, reused after eviction (no page faults once warm) |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
+//! | [`data`] | the matched filter over real strain data (PyCBC parity): [`data::DataEngine`] |
 //!
 //! Parity with the seed's numpy module (`tests/fixtures`, `worker/tests/parity.rs`): SNRs agree
 //! to ~3.5e-13 relative (tested at 1e-9), lags exactly, template arrays to ≤ 1 ulp of the phase
@@ -24,6 +25,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod data;
 pub mod filter;
 pub mod fused;
 pub mod grid;

@@ -1,0 +1,192 @@
+//! [`DataEngine`]: a block of templates × a set of conditioned segments, in parallel.
+//!
+//! Rayon over templates on the *current* pool (a caller can `install` its own). Each template
+//! is taken from the bounded cache or generated once (outside any lock), its σ² computed once
+//! for the call's PSD, then filtered against every segment on the same thread with that
+//! thread's buffers: multiply-fill → inverse FFT → one pass over the analysed slice for the
+//! window maxima → peak and PyCBC clustering on the window maxima.
+
+use super::cache::{BandCache, BandTemplate, TemplateKey};
+use super::cluster::{clustered, peak, window_maxima};
+use super::condition::{sigmasq_band, ConditionedSegment};
+use super::filter::{inverse_plan, snr_scale, with_scratch};
+use super::grid::DataGrid;
+use super::template::fill_band;
+use chirpfarm_core::data::{TemplatePeak, Trigger};
+use num_complex::Complex64;
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One conditioned segment as a filter call sees it.
+#[derive(Debug, Clone)]
+pub struct SegmentRef<'a> {
+    /// Segment index in the search (goes into [`Trigger::segment`]).
+    pub index: u32,
+    /// Data sample of the segment's first sample (trigger sample = `start + j`).
+    pub start: u64,
+    /// Samples of the segment whose SNR counts (the rest is padding), `⊆ 0..n`.
+    pub analyze: Range<usize>,
+    /// The conditioned data.
+    pub data: &'a ConditionedSegment,
+}
+
+/// One template's result over a set of segments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateOutcome {
+    /// Loudest analysed sample over all segments (earliest on ties).
+    pub peak: TemplatePeak,
+    /// Clustered triggers, by (segment as given, sample).
+    pub triggers: Vec<Trigger>,
+}
+
+/// The data-search engine: shared FFT plans, per-thread buffers and a bounded template cache.
+/// `Send + Sync`; one per worker, shared by all its tasks.
+pub struct DataEngine {
+    /// Band templates by (mc, grid).
+    cache: BandCache,
+    /// Cache misses since creation.
+    generated: AtomicU64,
+}
+
+impl DataEngine {
+    /// An engine whose template cache may hold `template_cache_bytes` (16 bytes per band bin:
+    /// ~4 MB per template at n = 2^19; 0 disables caching).
+    pub fn new(template_cache_bytes: usize) -> DataEngine {
+        DataEngine {
+            cache: BandCache::new(template_cache_bytes),
+            generated: AtomicU64::new(0),
+        }
+    }
+
+    /// The band template of `mc` on `grid`, from the cache or generated (and inserted).
+    fn template(&self, mc: f64, grid: &DataGrid) -> BandTemplate {
+        let key = TemplateKey::new(mc, grid);
+        if let Some(t) = self.cache.get(&key) {
+            return t;
+        }
+        let mut band = vec![Complex64::new(0.0, 0.0); grid.band_len()];
+        fill_band(mc, grid, &mut band);
+        let band: BandTemplate = band.into();
+        self.generated.fetch_add(1, Ordering::Relaxed);
+        self.cache.insert(key, BandTemplate::clone(&band));
+        band
+    }
+
+    /// Filters the templates `masses` (bank indices `first_template..`) against `segments`
+    /// (all conditioned on `grid`): one outcome per template, in bank order. Triggers are
+    /// samples with `|z| > threshold` kept by PyCBC's clustering over windows of
+    /// `cluster_window` analysed samples (see [`cluster`](super::cluster)).
+    #[allow(clippy::too_many_arguments)]
+    pub fn filter_block(
+        &self,
+        first_template: u64,
+        masses: &[f64],
+        grid: &DataGrid,
+        psd: &[f64],
+        segments: &[SegmentRef<'_>],
+        threshold: f64,
+        cluster_window: usize,
+    ) -> Vec<TemplateOutcome> {
+        assert_eq!(psd.len(), grid.bins(), "the PSD has n/2 + 1 values");
+        for s in segments {
+            assert_eq!(s.data.grid, *grid, "segment {} is on another grid", s.index);
+            assert!(
+                s.analyze.end <= grid.n,
+                "segment {}: analysed slice outside",
+                s.index
+            );
+        }
+        let _ = inverse_plan(grid.n); // plan once, before the threads race for it
+        let psd_band = &psd[grid.k_low()..grid.k_high()];
+        masses
+            .par_iter()
+            .enumerate()
+            .map(|(i, &mc)| {
+                let band = self.template(mc, grid);
+                let ss = sigmasq_band(&band, psd_band, grid.delta_f());
+                filter_template(
+                    first_template + i as u64,
+                    &band,
+                    ss,
+                    grid,
+                    segments,
+                    threshold,
+                    cluster_window,
+                )
+            })
+            .collect()
+    }
+
+    /// Number of cached templates.
+    pub fn cached_templates(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Bytes accounted to cached templates.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes()
+    }
+
+    /// Templates generated (cache misses) since creation.
+    pub fn templates_generated(&self) -> u64 {
+        self.generated.load(Ordering::Relaxed)
+    }
+}
+
+/// One template (band bins, σ²) against every segment, on the calling thread.
+fn filter_template(
+    template: u64,
+    band: &[Complex64],
+    sigmasq: f64,
+    grid: &DataGrid,
+    segments: &[SegmentRef<'_>],
+    threshold: f64,
+    window: usize,
+) -> TemplateOutcome {
+    let scale = snr_scale(sigmasq, grid);
+    let thr_raw = threshold / scale;
+    let thr2 = thr_raw * thr_raw;
+    let mut best: Option<TemplatePeak> = None;
+    let mut triggers = Vec::new();
+    with_scratch(grid.n, |sc| {
+        for seg in segments {
+            sc.correlate(band, seg.data);
+            window_maxima(&sc.buf, seg.analyze.clone(), window, &mut sc.wins);
+            if let Some(p) = peak(&sc.wins) {
+                let p = TemplatePeak {
+                    snr: p.norm.sqrt() * scale,
+                    sample: seg.start + p.loc as u64,
+                };
+                best = Some(best.map_or(p, |b| b.merge(p)));
+            }
+            let buf = &sc.buf;
+            clustered(&sc.wins, thr2, |w| {
+                let z = buf[w.loc];
+                triggers.push(Trigger {
+                    template,
+                    segment: seg.index,
+                    sample: seg.start + w.loc as u64,
+                    snr: w.norm.sqrt() * scale,
+                    phase: z.im.atan2(z.re),
+                    sigmasq,
+                });
+            });
+        }
+    });
+    TemplateOutcome {
+        peak: best.unwrap_or_default(),
+        triggers,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<DataEngine>();
+    }
+}
