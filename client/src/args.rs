@@ -180,7 +180,13 @@ pub struct DataArgs {
     #[arg(long, value_name = "SECONDS", requires = "data")]
     pub segment_pad: Option<f64>,
     /// Report triggers where the SNR |z| is at least this.
-    #[arg(long, value_name = "SNR", default_value_t = 5.5, requires = "data")]
+    #[arg(
+        long,
+        value_name = "SNR",
+        default_value_t = 5.5,
+        requires = "data",
+        allow_hyphen_values = true
+    )]
     pub snr_threshold: f64,
     /// Keep only the loudest sample in each window of this many seconds, per template and
     /// segment (PyCBC's threshold_and_cluster).
