@@ -7,6 +7,7 @@
 //! | [`template`](mod@template) | `template`, `normsq`, `normtemplate`, delayed signals (numpy parity) |
 //! | [`filter`] | per-thread buffers, multiply → c2r → max scan for both SNR conventions |
 //! | [`fused`] | our c2r of length 2^17, fused with the multiply and the max scan (AVX-512/AVX2/scalar) |
+//! | `dispatch` | the one run-time CPU-feature detection: the instruction-set level every hot loop runs at |
 //! | [`cache`] | a bounded LRU cache of normalised templates |
 //! | [`slab`] | huge-page-backed template slots, reused after eviction (no page faults once warm) |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
@@ -26,6 +27,7 @@
 pub mod batch;
 pub mod cache;
 pub mod data;
+mod dispatch;
 pub mod filter;
 pub mod fused;
 pub mod grid;

@@ -17,8 +17,8 @@ pub fn c2r_plan() -> &'static Arc<dyn ComplexToReal<f64>> {
 }
 
 /// Defines `fn $name(args) -> ret` that runs the `#[inline(always)]` body `$imp` compiled for
-/// AVX-512 or AVX2 when the CPU has it (bit-identical results: same IEEE operations, wider
-/// registers; Rust never contracts into FMA), else for the baseline target.
+/// AVX-512 or AVX2 when [`super::dispatch`] chose that level (bit-identical results: same IEEE
+/// operations, wider registers; Rust never contracts into FMA), else for the baseline target.
 macro_rules! simd_dispatch {
     ($(#[$m:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty = $imp:ident;) => {
         $(#[$m])*
@@ -33,13 +33,12 @@ macro_rules! simd_dispatch {
                 unsafe fn avx512($($arg: $ty),*) -> $ret {
                     $imp($($arg),*)
                 }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
-                    return unsafe { avx512($($arg),*) };
-                }
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU supports AVX2 (checked just above).
-                    return unsafe { avx2($($arg),*) };
+                match super::dispatch::isa() {
+                    // SAFETY: the CPU supports AVX-512F and AVX2 (the level's definition).
+                    super::dispatch::Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: the CPU supports AVX2 (the level's definition).
+                    super::dispatch::Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    super::dispatch::Isa::Baseline => {}
                 }
             }
             $imp($($arg),*)

@@ -21,6 +21,8 @@
 //! Chirp masses whose phases leave the fast range (Mc ≲ 0.05, or absurd values) fall back to
 //! the literal numpy formula with `powf`/`sin_cos`.
 
+#[cfg(target_arch = "x86_64")]
+use super::dispatch::{isa, Isa};
 use super::grid::{freq, split, tables, Dd, DF, E53, E76, FMIN, K0, MSUN, NB, NF};
 use super::slab::{Slab, TemplateBuf};
 use super::trig::{sincos, FAST_SINCOS_MAX};
@@ -163,18 +165,12 @@ fn fill_band_slow(mc: f64, out: &mut [Complex64]) {
 /// The fast generator with the best instruction set this CPU has.
 fn fill_fast(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::is_x86_feature_detected as has;
-        if has!("avx2") && has!("fma") {
-            if has!("avx512f") {
-                // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (checked just above).
-                unsafe { fill_band_avx512(tp, scale, amp, out) };
-            } else {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                unsafe { fill_band_avx2_fma(tp, scale, amp, out) };
-            }
-            return;
-        }
+    match isa() {
+        // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (the level's definition).
+        Isa::Avx512 => return unsafe { fill_band_avx512(tp, scale, amp, out) },
+        // SAFETY: the CPU supports AVX2 and FMA (the level's definition).
+        Isa::Avx2 => return unsafe { fill_band_avx2_fma(tp, scale, amp, out) },
+        Isa::Baseline => {}
     }
     fill_band_impl::<false>(tp, scale, amp, out)
 }
@@ -403,8 +399,7 @@ mod tests {
         }
         // The baseline (Dekker), AVX2+FMA and AVX-512 variants are bit-identical.
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if Isa::Avx2.available() {
             for mc in [0.8, 1.2345, 1.74] {
                 let tp = Params::new(mc).unwrap();
                 let mut a = vec![Complex64::new(0.0, 0.0); NB];
@@ -413,7 +408,7 @@ mod tests {
                 // SAFETY: features checked above.
                 unsafe { fill_band_avx2_fma(&tp, tp.amp0, &tables().f76, &mut b) };
                 assert!(a == b, "mc {mc}: FMA and Dekker paths differ");
-                if std::arch::is_x86_feature_detected!("avx512f") {
+                if Isa::Avx512.available() {
                     // SAFETY: features checked above.
                     unsafe { fill_band_avx512(&tp, tp.amp0, &tables().f76, &mut b) };
                     assert!(a == b, "mc {mc}: AVX-512 and baseline paths differ");
