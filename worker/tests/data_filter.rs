@@ -379,3 +379,58 @@ fn bench_per_template_segment() {
         gen_and_one * 1e3
     );
 }
+
+/// A/B of the filter's FFT layout: one inverse transform of 2^19 against the two of 2^18 the
+/// filter runs (the band leaves the upper half zero), plus one whole (template, segment).
+#[test]
+#[ignore]
+fn bench_half_length_split() {
+    use rustfft::FftPlanner;
+    let n = 1usize << 19;
+    let mut p = FftPlanner::<f64>::new();
+    let full = p.plan_fft_inverse(n);
+    let half = p.plan_fft_inverse(n / 2);
+    let mut buf = vec![Complex64::new(0.5, 0.25); n];
+    let mut sc = vec![
+        Complex64::new(0.0, 0.0);
+        full.get_inplace_scratch_len()
+            .max(half.get_inplace_scratch_len())
+    ];
+    let (mut tf, mut th) = (f64::MAX, f64::MAX);
+    for _ in 0..15 {
+        let t = std::time::Instant::now();
+        full.process_with_scratch(&mut buf, &mut sc);
+        tf = tf.min(t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        half.process_with_scratch(&mut buf, &mut sc);
+        th = th.min(t.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "min: one 2^19 {:.2} ms, two 2^18 {:.2} ms",
+        tf * 1e3,
+        th * 1e3
+    );
+    let grid = DataGrid::new(n, 2048.0, 30.0);
+    let x: Vec<f64> = (0..n)
+        .map(|j| ((j as u64 * 2654435761) % 100003) as f64 / 100003.0 - 0.5)
+        .collect();
+    let psd = vec![1.0; grid.bins()];
+    let c = condition_segment(&x, &psd, &grid);
+    let segs = [SegmentRef {
+        index: 0,
+        start: 0,
+        analyze: 65536..n - 65536,
+        data: &c,
+    }];
+    let e = DataEngine::new(1 << 30);
+    let mut tb = f64::MAX;
+    for _ in 0..15 {
+        let t = std::time::Instant::now();
+        e.filter_block(0, &[1.3], &grid, &psd, &segs, 6.0, 2048);
+        tb = tb.min(t.elapsed().as_secs_f64());
+    }
+    eprintln!(
+        "min: filter_block one template one segment {:.2} ms",
+        tb * 1e3
+    );
+}

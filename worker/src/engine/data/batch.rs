@@ -7,9 +7,9 @@
 //! window maxima → peak and PyCBC clustering on the window maxima.
 
 use super::cache::{BandCache, BandTemplate, TemplateKey};
-use super::cluster::{clustered, peak, window_maxima};
+use super::cluster::{clustered, peak, window_maxima_by};
 use super::condition::{sigmasq_band, ConditionedSegment};
-use super::filter::{inverse_plan, snr_scale, with_scratch};
+use super::filter::{snr_scale, split_plan, with_scratch};
 use super::grid::DataGrid;
 use super::template::fill_band;
 use chirpfarm_core::data::{TemplatePeak, Trigger};
@@ -97,7 +97,7 @@ impl DataEngine {
                 s.index
             );
         }
-        let _ = inverse_plan(grid.n); // plan once, before the threads race for it
+        let _ = split_plan(grid.n); // plan once, before the threads race for it
         let psd_band = &psd[grid.k_low()..grid.k_high()];
         masses
             .par_iter()
@@ -150,19 +150,21 @@ fn filter_template(
     let mut best: Option<TemplatePeak> = None;
     let mut triggers = Vec::new();
     with_scratch(grid.n, |sc| {
+        // Taken out for the loop so the series can borrow the buffers (a move, no allocation).
+        let mut wins = std::mem::take(&mut sc.wins);
         for seg in segments {
             sc.correlate(band, seg.data);
-            window_maxima(&sc.buf, seg.analyze.clone(), window, &mut sc.wins);
-            if let Some(p) = peak(&sc.wins) {
+            let z = sc.series();
+            window_maxima_by(|j| z.get(j), seg.analyze.clone(), window, &mut wins);
+            if let Some(p) = peak(&wins) {
                 let p = TemplatePeak {
                     snr: p.norm.sqrt() * scale,
                     sample: seg.start + p.loc as u64,
                 };
                 best = Some(best.map_or(p, |b| b.merge(p)));
             }
-            let buf = &sc.buf;
-            clustered(&sc.wins, thr2, |w| {
-                let z = buf[w.loc];
+            clustered(&wins, thr2, |w| {
+                let z = z.get(w.loc);
                 triggers.push(Trigger {
                     template,
                     segment: seg.index,
@@ -173,6 +175,7 @@ fn filter_template(
                 });
             });
         }
+        sc.wins = wins;
     });
     TemplateOutcome {
         peak: best.unwrap_or_default(),

@@ -35,29 +35,41 @@ pub fn window_maxima(
     wins: &mut Vec<WindowMax>,
 ) {
     assert!(
-        window >= 1,
-        "the clustering window must hold at least one sample"
-    );
-    assert!(
         analyze.end <= raw.len(),
         "analysed slice outside the series"
     );
+    window_maxima_by(|j| raw[j], analyze, window, wins);
+}
+
+/// [`window_maxima`] over any series given by its sample accessor (`at(j)` for `j` in
+/// `analyze`).
+#[inline]
+pub(crate) fn window_maxima_by(
+    at: impl Fn(usize) -> Complex64,
+    analyze: Range<usize>,
+    window: usize,
+    wins: &mut Vec<WindowMax>,
+) {
+    assert!(
+        window >= 1,
+        "the clustering window must hold at least one sample"
+    );
     wins.clear();
-    let start = analyze.start;
-    for (w, chunk) in raw[analyze].chunks(window).enumerate() {
+    let mut start = analyze.start;
+    while start < analyze.end {
+        let end = (start + window).min(analyze.end);
         let mut norm = 0.0f64;
-        let mut at = 0usize;
-        for (i, z) in chunk.iter().enumerate() {
+        let mut loc = start;
+        for j in start..end {
+            let z = at(j);
             let v = z.re * z.re + z.im * z.im;
             if v > norm {
                 norm = v;
-                at = i;
+                loc = j;
             }
         }
-        wins.push(WindowMax {
-            norm,
-            loc: start + w * window + at,
-        });
+        wins.push(WindowMax { norm, loc });
+        start = end;
     }
 }
 

@@ -3,10 +3,11 @@
 //! `z_j = (4Δf/σ) Σ_{k ∈ band} conj(h̃_k)·w_k·e^{+2πijk/n}` (PyCBC's `matched_filter_core`:
 //! `qtilde[kmin:kmax] = conj(h)·d/S` in a zeroed length-`n` array, an unnormalised complex
 //! inverse FFT, then `norm = 4Δf/sqrt(σ²)`). The product is written straight into the FFT
-//! buffer, the transform runs in place with `rustfft`'s `process_with_scratch`, and the caller
+//! buffers, the transform (two of length `n/2`, see [`Scratch`]) runs in place with
+//! `rustfft`'s `process_with_scratch`, and the caller
 //! scans the raw output (`z = scale·raw`), so the scale costs nothing per sample.
 //!
-//! Plans (one per `n` and direction) are built once per process and shared by all threads
+//! Plans (one per length and direction) are built once per process and shared by all threads
 //! (`Arc<dyn Fft<f64>>` is `Send + Sync`); buffers are per thread ([`with_scratch`]), so the
 //! steady state allocates nothing per (template, segment).
 
@@ -21,8 +22,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The process-wide complex inverse plan of length `n` (built on first use).
 pub fn inverse_plan(n: usize) -> Arc<dyn Fft<f64>> {
-    static PLANS: OnceLock<Mutex<(FftPlanner<f64>, HashMap<usize, Arc<dyn Fft<f64>>>)>> =
-        OnceLock::new();
+    type Plans = (FftPlanner<f64>, HashMap<usize, Arc<dyn Fft<f64>>>);
+    static PLANS: OnceLock<Mutex<Plans>> = OnceLock::new();
     let m = PLANS.get_or_init(|| Mutex::new((FftPlanner::new(), HashMap::new())));
     let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
     let (planner, map) = &mut *g;
@@ -42,13 +43,44 @@ pub fn forward_plan(n: usize) -> Arc<dyn RealToComplex<f64>> {
     Arc::clone(map.entry(n).or_insert_with(|| planner.plan_fft_forward(n)))
 }
 
+/// The half-length inverse plan of an `n`-point segment and the twiddles `e^{+2πik/n}`,
+/// `k ∈ [0, n/2)`: shared by all threads.
+pub(crate) struct SplitPlan {
+    /// Complex inverse FFT of length `n/2`.
+    fft: Arc<dyn Fft<f64>>,
+    /// `e^{+2πik/n}` for `k = 0..n/2`.
+    twiddles: Box<[Complex64]>,
+}
+
+/// The process-wide [`SplitPlan`] for segment length `n` (built on first use).
+pub(crate) fn split_plan(n: usize) -> Arc<SplitPlan> {
+    static PLANS: OnceLock<Mutex<HashMap<usize, Arc<SplitPlan>>>> = OnceLock::new();
+    let m = PLANS.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(g.entry(n).or_insert_with(|| {
+        let step = 2.0 * std::f64::consts::PI / n as f64;
+        Arc::new(SplitPlan {
+            fft: inverse_plan(n / 2),
+            twiddles: (0..n / 2)
+                .map(|k| Complex64::from_polar(1.0, step * k as f64))
+                .collect(),
+        })
+    }))
+}
+
 /// One thread's buffers for one segment length.
+///
+/// The band stops below `n/2`, so the `n`-point inverse transform has a zero upper half and
+/// splits into two `n/2`-point ones (the first radix-2 decimation-in-time stage with half its
+/// inputs zero): `z_{2m} = IFFT_{n/2}(X)_m`, `z_{2m+1} = IFFT_{n/2}(X_k e^{+2πik/n})_m`. Two
+/// half-length transforms whose buffers fit the cache better are ~2× faster than one of length
+/// `n` at n = 2^19 (rustfft 6.4, this machine). [`SplitSeries`] reads the result in time order.
 pub(crate) struct Scratch {
-    /// Length of the plan the buffers fit.
+    /// Segment length the buffers fit.
     n: usize,
-    /// The inverse plan of length `n`.
-    plan: Arc<dyn Fft<f64>>,
-    /// The FFT buffer: filled with the product, transformed in place (`n` values).
+    /// The shared half-length plan and twiddles.
+    plan: Arc<SplitPlan>,
+    /// `n` values: the even-sample transform in `[..n/2]`, the odd-sample one in `[n/2..]`.
     pub(crate) buf: Vec<Complex64>,
     /// `rustfft`'s scratch.
     fft: Vec<Complex64>,
@@ -56,35 +88,74 @@ pub(crate) struct Scratch {
     pub(crate) wins: Vec<super::cluster::WindowMax>,
 }
 
+/// The raw transform in [`Scratch`]'s split layout, indexed by time sample.
+#[derive(Clone, Copy)]
+pub(crate) struct SplitSeries<'a> {
+    /// Even samples `z_{2m}`.
+    even: &'a [Complex64],
+    /// Odd samples `z_{2m+1}`.
+    odd: &'a [Complex64],
+}
+
+impl SplitSeries<'_> {
+    /// Raw `z_j` (before the SNR scale).
+    #[inline(always)]
+    pub(crate) fn get(&self, j: usize) -> Complex64 {
+        if j & 1 == 0 {
+            self.even[j >> 1]
+        } else {
+            self.odd[j >> 1]
+        }
+    }
+}
+
 impl Scratch {
     /// Buffers for length `n`.
     fn new(n: usize) -> Scratch {
-        let plan = inverse_plan(n);
+        let plan = split_plan(n);
         let zero = Complex64::new(0.0, 0.0);
         Scratch {
             n,
-            fft: vec![zero; plan.get_inplace_scratch_len()],
+            fft: vec![zero; plan.fft.get_inplace_scratch_len()],
             plan,
             buf: vec![zero; n],
             wins: Vec::new(),
         }
     }
 
-    /// Fills the buffer with `conj(h)·w` on the band (zero elsewhere) and transforms it:
-    /// afterwards `buf[j] = z_j/scale`. `h` holds the band bins `k_low..n/2`.
+    /// Fills the two half buffers with `conj(h)·w` (and its twiddled copy) on the band, zero
+    /// below it, and transforms them: afterwards [`Scratch::series`] gives `z_j/scale`.
+    /// `h` holds the band bins `k_low..n/2`.
     pub(crate) fn correlate(&mut self, h: &[Complex64], seg: &ConditionedSegment) {
         let g = &seg.grid;
         assert_eq!(g.n, self.n);
         assert_eq!(h.len(), seg.w.len(), "template and segment bands differ");
-        let (lo, hi) = (g.k_low(), g.k_high());
+        let (lo, half) = (g.k_low(), g.n / 2);
         let zero = Complex64::new(0.0, 0.0);
-        self.buf[..lo].fill(zero);
-        for (b, (t, w)) in self.buf[lo..hi].iter_mut().zip(h.iter().zip(seg.w.iter())) {
-            // conj(t)·w, written out so it fuses with the store.
-            *b = Complex64::new(t.re * w.re + t.im * w.im, t.re * w.im - t.im * w.re);
+        let (even, odd) = self.buf.split_at_mut(half);
+        even[..lo].fill(zero);
+        odd[..lo].fill(zero);
+        let tw = &self.plan.twiddles[lo..];
+        for ((e, o), ((t, w), c)) in even[lo..]
+            .iter_mut()
+            .zip(odd[lo..].iter_mut())
+            .zip(h.iter().zip(seg.w.iter()).zip(tw))
+        {
+            // conj(t)·w, written out so it fuses with the stores.
+            let x = Complex64::new(t.re * w.re + t.im * w.im, t.re * w.im - t.im * w.re);
+            *e = x;
+            *o = Complex64::new(x.re * c.re - x.im * c.im, x.re * c.im + x.im * c.re);
         }
-        self.buf[hi..].fill(zero);
-        self.plan.process_with_scratch(&mut self.buf, &mut self.fft);
+        // Both halves in one call: rustfft transforms consecutive chunks of its length.
+        self.plan
+            .fft
+            .process_with_scratch(&mut self.buf, &mut self.fft);
+    }
+
+    /// The last [`Scratch::correlate`] result in time order.
+    pub(crate) fn series(&self) -> SplitSeries<'_> {
+        let (even, odd) = self.buf.split_at(self.n / 2);
+        SplitSeries { even, odd }
     }
 }
 
@@ -131,7 +202,8 @@ pub fn snr_series(
     let scale = snr_scale(sigmasq_band(band, &psd[lo..hi], grid.delta_f()), grid);
     with_scratch(grid.n, |sc| {
         sc.correlate(band, seg);
-        sc.buf.iter().map(|z| z * scale).collect()
+        let z = sc.series();
+        (0..grid.n).map(|j| z.get(j) * scale).collect()
     })
 }
 

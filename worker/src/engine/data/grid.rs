@@ -25,7 +25,7 @@ impl DataGrid {
             f_low,
         };
         assert!(
-            n >= 4 && n % 2 == 0,
+            n >= 4 && n.is_multiple_of(2),
             "segment length {n} must be even and >= 4"
         );
         assert!(
