@@ -104,7 +104,7 @@ impl DataSpec {
     /// Checks every number and returns the segments.
     pub fn validate(&self) -> Result<Vec<Segment>, SpecError> {
         let bad = |m: String| Err(SpecError::BadData(m));
-        if self.strain.len % 8 != 0 || self.strain.len == 0 {
+        if !self.strain.len.is_multiple_of(8) || self.strain.len == 0 {
             return bad(format!(
                 "the strain blob has {} bytes, not a whole number of f64 samples",
                 self.strain.len
@@ -168,7 +168,7 @@ pub fn f64_to_bytes(values: &[f64]) -> Vec<u8> {
 
 /// A blob's little-endian bytes as f64 values (a trailing partial value is an error).
 pub fn f64_from_bytes(bytes: &[u8]) -> Result<Vec<f64>, SpecError> {
-    if bytes.len() % 8 != 0 {
+    if !bytes.len().is_multiple_of(8) {
         return Err(SpecError::BadData(format!(
             "{} bytes is not a whole number of f64 values",
             bytes.len()
