@@ -151,6 +151,7 @@ mod tests {
                 snr: vec![1.5; 10],
                 lag_seconds: vec![0.0; 10],
             }],
+            ..Default::default()
         };
         store.append_block("job-3", 1, &block(10)).unwrap();
         store.append_block("job-3", 0, &block(0)).unwrap();

@@ -36,7 +36,162 @@ fn seed_spec(signals: Vec<f64>) -> v1::SearchSpec {
             })
             .collect(),
         convention: 0,
+        ..Default::default()
     }
+}
+
+fn blob_chunk(digest: &[u8], len: u64, offset: u64, data: &[u8], first: bool) -> v1::BlobChunk {
+    v1::BlobChunk {
+        blob: first.then(|| v1::BlobRef {
+            sha256: digest.to_vec(),
+            len,
+        }),
+        offset,
+        data: data.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn blobs_are_verified_bounded_and_required_by_data_searches() {
+    let (url, _stop) = start().await;
+    let mut c = ClientClient::connect(url.clone()).await.unwrap();
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let blob = chirpfarm_core::BlobRef::of(&bytes);
+    let chunks = |b: &[u8], digest: [u8; 32]| {
+        let n = b.len().div_ceil(1 << 20);
+        (0..n)
+            .map(|i| {
+                let lo = i << 20;
+                let hi = (lo + (1 << 20)).min(b.len());
+                blob_chunk(&digest, b.len() as u64, lo as u64, &b[lo..hi], i == 0)
+            })
+            .collect::<Vec<_>>()
+    };
+    // Bytes that do not match their name are refused.
+    let mut lie = bytes.clone();
+    lie[12345] ^= 1;
+    let e = c
+        .upload_blob(futures::stream::iter(chunks(&lie, blob.digest)))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
+    assert!(e.message().contains("do not match"), "{}", e.message());
+    // A chunk over 1 MiB, a gap in the offsets, a short digest.
+    let big = vec![blob_chunk(
+        &blob.digest,
+        3 << 20,
+        0,
+        &vec![0u8; (1 << 20) + 1],
+        true,
+    )];
+    let e = c.upload_blob(futures::stream::iter(big)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let gap = vec![
+        blob_chunk(&blob.digest, 10, 0, &[1; 4], true),
+        blob_chunk(&blob.digest, 10, 5, &[1; 5], false),
+    ];
+    let e = c.upload_blob(futures::stream::iter(gap)).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    let short = vec![blob_chunk(&[1, 2, 3], 3, 0, &[1, 2, 3], true)];
+    let e = c
+        .upload_blob(futures::stream::iter(short))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // More than the coordinator's blob memory: refused before anything is received.
+    let huge = vec![blob_chunk(&blob.digest, 1 << 40, 0, &[0; 8], true)];
+    let e = c
+        .upload_blob(futures::stream::iter(huge))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    // The real upload succeeds once; the second time nothing is stored again.
+    let r = c
+        .upload_blob(futures::stream::iter(chunks(&bytes, blob.digest)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.stored);
+    let r = c
+        .upload_blob(futures::stream::iter(chunks(&bytes, blob.digest)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.stored);
+    let present = c
+        .has_blobs(v1::BlobQuery {
+            blobs: vec![
+                chirpfarm_proto::blob_to_proto(&blob),
+                v1::BlobRef {
+                    sha256: vec![0; 32],
+                    len: 8,
+                },
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .present;
+    assert_eq!(present, vec![true, false]);
+    // A worker fetches it back, byte for byte.
+    let mut w = WorkerSessionClient::connect(url).await.unwrap();
+    let mut s = w
+        .fetch_blob(v1::BlobRequest {
+            blob: Some(chirpfarm_proto::blob_to_proto(&blob)),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut got = Vec::new();
+    while let Some(ch) = s.message().await.unwrap() {
+        assert!(ch.data.len() <= 1 << 20);
+        got.extend_from_slice(&ch.data);
+    }
+    assert_eq!(got, bytes);
+    // A data search naming a blob the coordinator does not have is refused.
+    let spec = v1::SearchSpec {
+        data: Some(v1::DataSpec {
+            strain: Some(v1::BlobRef {
+                sha256: vec![7; 32],
+                len: 8 * 8192,
+            }),
+            sample_rate: 1024.0,
+            gps_start: 0.0,
+            psd: Some(v1::BlobRef {
+                sha256: vec![8; 32],
+                len: 8 * 2049,
+            }),
+            segment_samples: 4096,
+            pad_samples: 0,
+            f_low: 20.0,
+            snr_threshold: 5.0,
+            cluster_samples: 1024,
+        }),
+        ..seed_spec(vec![])
+    };
+    let e = c
+        .submit(v1::SubmitRequest {
+            spec: Some(spec.clone()),
+            chunk_size: 0,
+            wait_for_workers: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("upload it first"), "{}", e.message());
+    // And one with bad numbers is refused before that.
+    let mut bad = spec;
+    bad.data.as_mut().unwrap().sample_rate = 1000.0;
+    let e = c
+        .submit(v1::SubmitRequest {
+            spec: Some(bad),
+            chunk_size: 0,
+            wait_for_workers: true,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("power of two"), "{}", e.message());
 }
 
 #[tokio::test]
@@ -137,7 +292,7 @@ async fn workers_must_register_first_and_speak_our_protocol() {
     let e = w.session(tokio_stream::iter(vec![old])).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(
-        e.message().contains("protocol version 99") && e.message().contains("speaks 1"),
+        e.message().contains("protocol version 99") && e.message().contains("speaks 2"),
         "{}",
         e.message()
     );

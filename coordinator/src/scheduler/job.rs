@@ -197,7 +197,9 @@ impl Job {
     pub fn tasks_of(&self, template: u64) -> impl Iterator<Item = u32> + '_ {
         let t = template / self.chunk as u64;
         let per_group = self.per_group as u64;
-        let groups = (self.tasks.len() as u64).checked_div(per_group).unwrap_or(0);
+        let groups = (self.tasks.len() as u64)
+            .checked_div(per_group)
+            .unwrap_or(0);
         (0..groups)
             .filter(move |_| t < per_group)
             .map(move |g| (g * per_group + t) as u32)
