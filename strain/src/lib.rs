@@ -10,5 +10,6 @@
 //!
 //! Nothing here knows about the network or the farm.
 
+pub mod h5;
 pub mod psd;
 pub mod read;
