@@ -316,6 +316,6 @@ impl DataReport {
                 ("segment_seconds", d.segment_samples as f64 / d.sample_rate),
             ],
         )
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|e| format!("cannot write the trigger file: {e}"))
     }
 }

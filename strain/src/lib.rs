@@ -5,6 +5,7 @@
 //!
 //! * [`read`]: strain files — GWOSC HDF5 (`strain/Strain`, `Xspacing`, `meta/GPSstart`), `.npy`
 //!   and text — validated sample by sample, every error naming the file and the position.
+//! * [`h5`]: HDF5 in pure Rust (no libhdf5): datasets and attributes in, trigger files out.
 //! * [`psd`]: the noise power spectral density — PyCBC-compatible median Welch, a PSD file,
 //!   the analytic aLIGO curve, interpolation to the segment grid and inverse-spectrum truncation.
 //!
