@@ -4,23 +4,27 @@
 #   bench/run.sh                  # full suite (< 15 min on a 2-core machine)
 #   bench/run.sh --quick          # reduced set: fewer repeats, no 9,400-template bank (< 3 min)
 #   bench/run.sh --with-faults    # also run bench/fault_recovery.py (~1 min more)
+#   bench/run.sh --with-data      # also bench/data_search.sh: data search vs PyCBC (~10 min more)
 #
 # 1. creates bench/.venv (numpy, pyfftw, dask[distributed], threadpoolctl from PyPI; a package
-#    that fails to install is reported and its rows are marked "skipped");
+#    that fails to install is reported and its rows are marked "skipped"; --with-data: + pycbc);
 # 2. builds the release binaries (cargo build --release --bins), incl. chirpfarm-bench-report;
 # 3. bench/harness.py measures everything and writes bench/results/<date>.json
 #    (<date>-quick.json with --quick);
 # 4. chirpfarm-bench-report draws bench/results/<stem>-scale.png and <stem>-per-template.png and
-#    regenerates the generated block of bench/RESULTS.md (text outside it is kept).
+#    regenerates the generated block of bench/RESULTS.md (text outside it is kept);
+# 5. with --with-data: bench/data_search.sh (bench/results/<date>-data.json).
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 HARNESS_ARGS=()
+WITH_DATA=0
 for a in "$@"; do
     case "$a" in
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --with-data) WITH_DATA=1 ;;
+        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -45,7 +49,12 @@ if [ -x "$VENV/bin/python" ]; then
             FAILED+=("$name")
         fi
     done
-    say "venv ready: $("$VENV/bin/python" -m pip list 2>/dev/null | grep -E -i '^(numpy|pyfftw|dask|distributed|threadpoolctl) ' | tr -s ' ' | paste -sd, -)"
+    if [ "$WITH_DATA" = 1 ] && ! log=$("$VENV/bin/python" -m pip install -q --disable-pip-version-check pycbc 2>&1); then
+        say "NOTE: 'pip install pycbc' failed; the data-search benchmark will be skipped:"
+        printf '%s\n' "$log" | tail -n 5 >&2
+        FAILED+=(pycbc)
+    fi
+    say "venv ready: $("$VENV/bin/python" -m pip list 2>/dev/null | grep -E -i '^(numpy|pyfftw|dask|distributed|threadpoolctl|pycbc) ' | tr -s ' ' | paste -sd, -)"
 fi
 
 # --- 2. release binaries ------------------------------------------------------------------
@@ -84,4 +93,13 @@ JSON=$(python3 bench/harness.py "${HARNESS_ARGS[@]}" --command "$COMMAND" \
 
 # --- 5. plots and RESULTS.md --------------------------------------------------------------
 target/release/chirpfarm-bench-report "$JSON"
+
+# --- 6. data search vs PyCBC (--with-data) --------------------------------------------------
+if [ "$WITH_DATA" = 1 ]; then
+    if [ -x "$VENV/bin/python" ] && ! printf '%s\n' "${FAILED[@]}" | grep -q -x -E 'pycbc|pyfftw|numpy'; then
+        bench/data_search.sh || say "WARNING: bench/data_search.sh failed"
+    else
+        say "data search vs PyCBC: skipped (no venv, or a package failed to install)"
+    fi
+fi
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"
