@@ -12,6 +12,7 @@
 //! steady state allocates nothing per (template, segment).
 
 use super::condition::{sigmasq_band, ConditionedSegment};
+use super::fft::Blocked;
 use super::grid::DataGrid;
 use num_complex::Complex64;
 use realfft::{RealFftPlanner, RealToComplex};
@@ -44,43 +45,108 @@ pub fn forward_plan(n: usize) -> Arc<dyn RealToComplex<f64>> {
 }
 
 /// The half-length inverse plan of an `n`-point segment and the twiddles `e^{+2πik/n}`,
-/// `k ∈ [0, n/2)`: shared by all threads.
-pub(crate) struct SplitPlan {
+/// `k ∈ [0, n/2)`: the transform for lengths the blocked one ([`Blocked`]) does not serve.
+struct Split {
     /// Complex inverse FFT of length `n/2`.
     fft: Arc<dyn Fft<f64>>,
     /// `e^{+2πik/n}` for `k = 0..n/2`.
     twiddles: Box<[Complex64]>,
 }
 
-/// The process-wide [`SplitPlan`] for segment length `n` (built on first use).
-pub(crate) fn split_plan(n: usize) -> Arc<SplitPlan> {
-    static PLANS: OnceLock<Mutex<HashMap<usize, Arc<SplitPlan>>>> = OnceLock::new();
+/// How a segment length is transformed.
+enum Transform {
+    /// Two `n/2`-point `rustfft` transforms (see [`Scratch`]).
+    Split(Split),
+    /// The blocked transform of [`super::fft`].
+    Blocked(Blocked),
+}
+
+/// The inverse-transform plan of one segment length, shared by all threads: which transform
+/// runs, and where it leaves sample `j` (`offsets[j mod R] + j / R`, `R = offsets.len()`, a
+/// power of two).
+pub(crate) struct FilterPlan {
+    /// The transform.
+    transform: Transform,
+    /// Start of each residue class `j mod R` in the output buffer.
+    offsets: Box<[usize]>,
+}
+
+/// Shortest `n` given to the blocked transform: below it the two half-length `rustfft`
+/// transforms fit in L2 anyway and measured as fast or faster (`bench_split_against_blocked`).
+const BLOCKED_MIN_N: usize = 1 << 17;
+
+impl FilterPlan {
+    /// The plan for segment length `n`.
+    fn new(n: usize) -> FilterPlan {
+        match Blocked::new(n).filter(|_| n >= BLOCKED_MIN_N) {
+            Some(b) => Self::blocked(b),
+            None => Self::split(n),
+        }
+    }
+
+    /// The split transform for `n`.
+    fn split(n: usize) -> FilterPlan {
+        let step = 2.0 * std::f64::consts::PI / n as f64;
+        FilterPlan {
+            transform: Transform::Split(Split {
+                fft: inverse_plan(n / 2),
+                twiddles: (0..n / 2)
+                    .map(|k| Complex64::from_polar(1.0, step * k as f64))
+                    .collect(),
+            }),
+            offsets: Box::new([0, n / 2]),
+        }
+    }
+
+    /// The blocked transform `b`.
+    fn blocked(b: Blocked) -> FilterPlan {
+        FilterPlan {
+            offsets: b.offsets().into(),
+            transform: Transform::Blocked(b),
+        }
+    }
+
+    /// Complex numbers of output buffer.
+    fn buf_len(&self, n: usize) -> usize {
+        match &self.transform {
+            Transform::Split(_) => n,
+            Transform::Blocked(b) => b.buf_len(),
+        }
+    }
+
+    /// `rustfft` scratch.
+    fn scratch_len(&self) -> usize {
+        match &self.transform {
+            Transform::Split(s) => s.fft.get_inplace_scratch_len(),
+            Transform::Blocked(b) => b.scratch_len(),
+        }
+    }
+}
+
+/// The process-wide [`FilterPlan`] for segment length `n` (built on first use). (Named for
+/// the split transform it used to return; callers only use it to build the plan early.)
+pub(crate) fn split_plan(n: usize) -> Arc<FilterPlan> {
+    static PLANS: OnceLock<Mutex<HashMap<usize, Arc<FilterPlan>>>> = OnceLock::new();
     let m = PLANS.get_or_init(|| Mutex::new(HashMap::new()));
     let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-    Arc::clone(g.entry(n).or_insert_with(|| {
-        let step = 2.0 * std::f64::consts::PI / n as f64;
-        Arc::new(SplitPlan {
-            fft: inverse_plan(n / 2),
-            twiddles: (0..n / 2)
-                .map(|k| Complex64::from_polar(1.0, step * k as f64))
-                .collect(),
-        })
-    }))
+    Arc::clone(g.entry(n).or_insert_with(|| Arc::new(FilterPlan::new(n))))
 }
 
 /// One thread's buffers for one segment length.
 ///
-/// The band stops below `n/2`, so the `n`-point inverse transform has a zero upper half and
-/// splits into two `n/2`-point ones (the first radix-2 decimation-in-time stage with half its
-/// inputs zero): `z_{2m} = IFFT_{n/2}(X)_m`, `z_{2m+1} = IFFT_{n/2}(X_k e^{+2πik/n})_m`. Two
-/// half-length transforms whose buffers fit the cache better are ~2× faster than one of length
-/// `n` at n = 2^19 (rustfft 6.4, this machine). [`SplitSeries`] reads the result in time order.
+/// Lengths that are multiples of 64 from [`BLOCKED_MIN_N`] on use the blocked transform
+/// ([`super::fft`]). Others use two half-length ones: the band stops below `n/2`, so the
+/// `n`-point inverse transform has a zero upper half and splits into two `n/2`-point ones (the
+/// first radix-2 decimation-in-time stage with half its inputs zero): `z_{2m} =
+/// IFFT_{n/2}(X)_m`, `z_{2m+1} = IFFT_{n/2}(X_k e^{+2πik/n})_m`. Either way the output is not
+/// in time order; [`SplitSeries`] reads it in time order.
 pub(crate) struct Scratch {
     /// Segment length the buffers fit.
     n: usize,
-    /// The shared half-length plan and twiddles.
-    plan: Arc<SplitPlan>,
-    /// `n` values: the even-sample transform in `[..n/2]`, the odd-sample one in `[n/2..]`.
+    /// The shared plan.
+    plan: Arc<FilterPlan>,
+    /// The transform's output (split: the even-sample transform in `[..n/2]`, the odd-sample
+    /// one in `[n/2..]`; blocked: see [`super::fft`]).
     pub(crate) buf: Vec<Complex64>,
     /// `rustfft`'s scratch.
     fft: Vec<Complex64>,
@@ -88,75 +154,100 @@ pub(crate) struct Scratch {
     pub(crate) wins: Vec<super::cluster::WindowMax>,
 }
 
-/// The raw transform in [`Scratch`]'s split layout, indexed by time sample.
+/// The raw transform in [`Scratch`]'s layout, indexed by time sample: sample `j` is at
+/// `buf[offsets[j mod R] + j / R]` (`R = offsets.len()`, a power of two).
 #[derive(Clone, Copy)]
 pub(crate) struct SplitSeries<'a> {
-    /// Even samples `z_{2m}`.
-    even: &'a [Complex64],
-    /// Odd samples `z_{2m+1}`.
-    odd: &'a [Complex64],
+    /// The output buffer.
+    buf: &'a [Complex64],
+    /// Start of each residue class.
+    offsets: &'a [usize],
+    /// `R − 1`.
+    mask: usize,
+    /// `log2 R`.
+    shift: u32,
 }
 
 impl SplitSeries<'_> {
     /// Raw `z_j` (before the SNR scale).
     #[inline(always)]
     pub(crate) fn get(&self, j: usize) -> Complex64 {
-        if j & 1 == 0 {
-            self.even[j >> 1]
-        } else {
-            self.odd[j >> 1]
-        }
+        self.buf[self.offsets[j & self.mask] + (j >> self.shift)]
     }
 }
 
 impl Scratch {
     /// Buffers for length `n`.
     fn new(n: usize) -> Scratch {
-        let plan = split_plan(n);
+        Self::with_plan(n, split_plan(n))
+    }
+
+    /// Buffers for length `n` and a given plan.
+    fn with_plan(n: usize, plan: Arc<FilterPlan>) -> Scratch {
         let zero = Complex64::new(0.0, 0.0);
         Scratch {
             n,
-            fft: vec![zero; plan.fft.get_inplace_scratch_len()],
+            fft: vec![zero; plan.scratch_len()],
+            buf: vec![zero; plan.buf_len(n)],
             plan,
-            buf: vec![zero; n],
             wins: Vec::new(),
         }
     }
 
-    /// Fills the two half buffers with `conj(h)·w` (and its twiddled copy) on the band, zero
-    /// below it, and transforms them: afterwards [`Scratch::series`] gives `z_j/scale`.
-    /// `h` holds the band bins `k_low..n/2`.
+    /// Forms `conj(h)·w` on the band (zero below it) and transforms it: afterwards
+    /// [`Scratch::series`] gives `z_j/scale`. `h` holds the band bins `k_low..n/2`.
     pub(crate) fn correlate(&mut self, h: &[Complex64], seg: &ConditionedSegment) {
         let g = &seg.grid;
         assert_eq!(g.n, self.n);
         assert_eq!(h.len(), seg.w.len(), "template and segment bands differ");
-        let (lo, half) = (g.k_low(), g.n / 2);
-        let zero = Complex64::new(0.0, 0.0);
-        let (even, odd) = self.buf.split_at_mut(half);
-        even[..lo].fill(zero);
-        odd[..lo].fill(zero);
-        let tw = &self.plan.twiddles[lo..];
-        for ((e, o), ((t, w), c)) in even[lo..]
-            .iter_mut()
-            .zip(odd[lo..].iter_mut())
-            .zip(h.iter().zip(seg.w.iter()).zip(tw))
-        {
-            // conj(t)·w, written out so it fuses with the stores.
-            let x = Complex64::new(t.re * w.re + t.im * w.im, t.re * w.im - t.im * w.re);
-            *e = x;
-            *o = Complex64::new(x.re * c.re - x.im * c.im, x.re * c.im + x.im * c.re);
+        match &self.plan.transform {
+            Transform::Split(s) => correlate_split(s, h, seg, &mut self.buf, &mut self.fft),
+            Transform::Blocked(b) => {
+                b.transform(h, &seg.w, g.k_low(), &mut self.buf, &mut self.fft)
+            }
         }
-        // Both halves in one call: rustfft transforms consecutive chunks of its length.
-        self.plan
-            .fft
-            .process_with_scratch(&mut self.buf, &mut self.fft);
     }
 
     /// The last [`Scratch::correlate`] result in time order.
     pub(crate) fn series(&self) -> SplitSeries<'_> {
-        let (even, odd) = self.buf.split_at(self.n / 2);
-        SplitSeries { even, odd }
+        let offsets = &self.plan.offsets;
+        SplitSeries {
+            buf: &self.buf,
+            offsets,
+            mask: offsets.len() - 1,
+            shift: offsets.len().trailing_zeros(),
+        }
     }
+}
+
+/// The split transform: fills the two half buffers with `conj(h)·w` (and its twiddled copy)
+/// on the band, zero below it, and transforms them.
+fn correlate_split(
+    plan: &Split,
+    h: &[Complex64],
+    seg: &ConditionedSegment,
+    buf: &mut [Complex64],
+    scratch: &mut [Complex64],
+) {
+    let g = &seg.grid;
+    let (lo, half) = (g.k_low(), g.n / 2);
+    let zero = Complex64::new(0.0, 0.0);
+    let (even, odd) = buf.split_at_mut(half);
+    even[..lo].fill(zero);
+    odd[..lo].fill(zero);
+    let tw = &plan.twiddles[lo..];
+    for ((e, o), ((t, w), c)) in even[lo..]
+        .iter_mut()
+        .zip(odd[lo..].iter_mut())
+        .zip(h.iter().zip(seg.w.iter()).zip(tw))
+    {
+        // conj(t)·w, written out so it fuses with the stores.
+        let x = Complex64::new(t.re * w.re + t.im * w.im, t.re * w.im - t.im * w.re);
+        *e = x;
+        *o = Complex64::new(x.re * c.re - x.im * c.im, x.re * c.im + x.im * c.re);
+    }
+    // Both halves in one call: rustfft transforms consecutive chunks of its length.
+    plan.fft.process_with_scratch(buf, scratch);
 }
 
 /// Runs `f` with this thread's scratch for length `n` (re-created only when `n` changes).
@@ -209,8 +300,85 @@ pub fn snr_series(
 
 #[cfg(test)]
 mod tests {
+    use super::super::cluster::{peak, window_maxima_by};
     use super::super::{condition_segment, newtonian_template};
     use super::*;
+
+    /// A conditioned noise-like segment and a template band on an `n`-point grid at 2048 Hz.
+    fn pair(n: usize) -> (ConditionedSegment, Vec<Complex64>) {
+        let grid = DataGrid::new(n, 2048.0, 30.0);
+        let x: Vec<f64> = (0..n)
+            .map(|j| ((j as u64 * 2654435761) % 100003) as f64 / 100003.0 - 0.5)
+            .collect();
+        let psd: Vec<f64> = (0..grid.bins())
+            .map(|k| 1.0 + 1e3 / (1 + k) as f64)
+            .collect();
+        let seg = condition_segment(&x, &psd, &grid);
+        let h = newtonian_template(1.3, &grid)[grid.k_low()..grid.k_high()].to_vec();
+        (seg, h)
+    }
+
+    /// Scratch for the split and the blocked transform of length `n`.
+    fn both(n: usize) -> [Scratch; 2] {
+        let blocked = Blocked::new(n).expect("a multiple of 64");
+        [
+            Scratch::with_plan(n, Arc::new(FilterPlan::split(n))),
+            Scratch::with_plan(n, Arc::new(FilterPlan::blocked(blocked))),
+        ]
+    }
+
+    /// The blocked transform gives the split one's series to 1e-12 of its peak, at every
+    /// length the plan may give it (and shorter).
+    #[test]
+    fn blocked_series_equals_split_series() {
+        for lg in [12, 15, 17, 19] {
+            let n = 1 << lg;
+            let (seg, h) = pair(n);
+            let [mut a, mut b] = both(n);
+            a.correlate(&h, &seg);
+            b.correlate(&h, &seg);
+            let (za, zb) = (a.series(), b.series());
+            let peak = (0..n).map(|j| za.get(j).norm()).fold(0.0, f64::max);
+            let worst = (0..n)
+                .map(|j| (za.get(j) - zb.get(j)).norm())
+                .fold(0.0, f64::max);
+            assert!(worst <= 1e-12 * peak, "n 2^{lg}: {:e}", worst / peak);
+        }
+    }
+
+    /// A/B of the two transforms on one (template, segment) — transform and window scan — at
+    /// 2^12..2^19, interleaved, single thread (`cargo test -p chirpfarm-worker --release --lib
+    /// bench_split_against_blocked -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn bench_split_against_blocked() {
+        for lg in 12..=19 {
+            let n = 1usize << lg;
+            let (seg, h) = pair(n);
+            let mut sc = both(n);
+            let mut wins = Vec::new();
+            let mut times = [Vec::new(), Vec::new()];
+            let reps = if lg >= 17 { 31 } else { 101 };
+            for _ in 0..reps {
+                for (s, t) in sc.iter_mut().zip(&mut times) {
+                    let t0 = std::time::Instant::now();
+                    s.correlate(&h, &seg);
+                    let z = s.series();
+                    window_maxima_by(|j| z.get(j), n / 8..n - n / 8, 2048, &mut wins);
+                    std::hint::black_box(peak(&wins));
+                    t.push(t0.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            let [a, b] = times.map(|mut t| {
+                t.sort_by(f64::total_cmp);
+                t[t.len() / 2]
+            });
+            eprintln!(
+                "n = 2^{lg}: split {a:.3} ms, blocked {b:.3} ms (medians of {reps}), ratio {:.2}",
+                a / b
+            );
+        }
+    }
 
     /// Direct O(n·band) sum of the definition, for a small grid.
     #[test]

@@ -21,6 +21,8 @@ pub mod batch;
 pub mod cache;
 pub mod cluster;
 pub mod condition;
+mod fft;
+mod fft_passes;
 pub mod filter;
 pub mod grid;
 pub mod template;
