@@ -199,7 +199,9 @@ fn pass1(
 
 /// The row stage of radix `R` on row `p`, compiled for `isa`.
 fn row_stage<const R: usize>(isa: Isa, tw: &Expi, rows: Rows, p: usize, buf: &mut [Complex64]) {
-    // The wrappers cannot see `R`; instantiate per radix inside them instead.
+    // The wrappers cannot see `R`; instantiate per radix inside them instead (inlined, so
+    // that it is compiled with the wrapper's features).
+    #[inline(always)]
     fn go<const R: usize>(tw: &Expi, rows: Rows, p: usize, buf: &mut [Complex64]) {
         fft_passes::row_stage_impl::<R>(tw, rows, p, buf)
     }
