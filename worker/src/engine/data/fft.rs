@@ -282,6 +282,7 @@ mod tests {
             let worst = (0..n)
                 .map(|j| (at(&plan, &got, j) - x[j]).norm())
                 .fold(0.0, f64::max);
+            eprintln!("n {n} lo {lo}: worst/peak {:.2e}", worst / peak);
             assert!(worst <= 1e-12 * peak, "n {n} lo {lo}: {:e}", worst / peak);
         }
     }

@@ -344,6 +344,7 @@ mod tests {
             let worst = (0..n)
                 .map(|j| (za.get(j) - zb.get(j)).norm())
                 .fold(0.0, f64::max);
+            eprintln!("n 2^{lg}: worst/peak {:.2e}", worst / peak);
             assert!(worst <= 1e-12 * peak, "n 2^{lg}: {:e}", worst / peak);
         }
     }
