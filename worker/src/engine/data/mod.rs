@@ -25,6 +25,7 @@ mod fft;
 mod fft_passes;
 pub mod filter;
 pub mod grid;
+mod tables;
 pub mod template;
 
 pub use batch::{DataEngine, SegmentRef, TemplateOutcome};
