@@ -80,8 +80,10 @@ pub struct SearchArgs {
         allow_hyphen_values = true
     )]
     pub bank: Option<String>,
-    /// Template bank from a file: one chirp mass (solar masses) per line; blank lines and lines
-    /// starting with # are ignored.
+    /// Template bank from a file: one chirp mass (solar masses) per line, or a table whose first
+    /// line names its columns: `mc`, or `mass1,mass2` with optional `spin1z,spin2z` (comma or
+    /// space separated; the Newtonian chirp uses the chirp mass of mass1, mass2). Blank lines
+    /// and lines starting with # are ignored.
     #[arg(long, value_name = "FILE")]
     pub bank_file: Option<PathBuf>,
     /// Signal chirp mass in solar masses; repeat or give a comma list (1.2,1.35). The signal is

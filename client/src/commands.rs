@@ -122,6 +122,7 @@ async fn wait_and_print_data(
     });
     let report = DataReport::new(
         masses,
+        spec.bank.params().map(|p| p.to_vec()),
         data,
         meta,
         sink,
@@ -166,6 +167,7 @@ async fn wait_and_print(
     check_succeeded(job_id, &collected.finished)?;
     let report = Report {
         convention: spec.convention,
+        params: spec.bank.params().map(|p| p.to_vec()),
         masses,
         signals: spec.signals.clone(),
         results: sink.results,

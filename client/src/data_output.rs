@@ -89,6 +89,8 @@ impl Sink for DataSink {
 pub struct DataReport {
     /// The bank's chirp masses.
     pub masses: Vec<f64>,
+    /// The templates' physical parameters, for a bank given by them.
+    pub params: Option<Vec<chirpfarm_core::TemplateParams>>,
     /// The search's data parameters.
     pub spec: DataSpec,
     /// File name, PSD method.
@@ -111,6 +113,7 @@ impl DataReport {
     /// Builds the report from a complete sink (every template has a peak).
     pub fn new(
         masses: Vec<f64>,
+        params: Option<Vec<chirpfarm_core::TemplateParams>>,
         spec: DataSpec,
         meta: DataMeta,
         sink: DataSink,
@@ -127,6 +130,7 @@ impl DataReport {
         let segments = spec.segments().map(|s| s.len()).unwrap_or(0);
         Ok(DataReport {
             masses,
+            params,
             spec,
             meta,
             peaks,
@@ -150,12 +154,19 @@ impl DataReport {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                json!({
+                let mut t = json!({
                     "index": i,
                     "mc": self.masses[i],
                     "max_snr": p.snr,
                     "max_time": self.time(p.sample),
-                })
+                });
+                if let Some(q) = self.params.as_ref().and_then(|v| v.get(i)) {
+                    t["mass1"] = json!(q.mass1);
+                    t["mass2"] = json!(q.mass2);
+                    t["spin1z"] = json!(q.spin1z);
+                    t["spin2z"] = json!(q.spin2z);
+                }
+                t
             })
             .collect();
         let triggers: Vec<Value> = self
@@ -189,7 +200,7 @@ impl DataReport {
                 "snr_threshold": d.snr_threshold,
                 "cluster_seconds": d.cluster_samples as f64 / d.sample_rate,
             },
-            "bank": { "mc": self.masses },
+            "bank": crate::output::bank_json(&self.masses, self.params.as_deref()),
             "templates": templates,
             "triggers": triggers,
             "stats": {

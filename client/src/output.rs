@@ -7,6 +7,19 @@ use chirpfarm_core::{best_template, SignalSpec, SnrConvention, TemplateResult};
 use serde_json::{json, Value};
 use std::io::Write;
 
+/// The `bank` object of the JSON output: the chirp masses, and the templates' physical
+/// parameters (as parallel arrays) when the bank was given by them.
+pub fn bank_json(masses: &[f64], params: Option<&[chirpfarm_core::TemplateParams]>) -> Value {
+    let mut b = json!({ "mc": masses });
+    if let Some(p) = params {
+        b["mass1"] = json!(p.iter().map(|t| t.mass1).collect::<Vec<_>>());
+        b["mass2"] = json!(p.iter().map(|t| t.mass2).collect::<Vec<_>>());
+        b["spin1z"] = json!(p.iter().map(|t| t.spin1z).collect::<Vec<_>>());
+        b["spin2z"] = json!(p.iter().map(|t| t.spin2z).collect::<Vec<_>>());
+    }
+    b
+}
+
 /// Everything a finished search reports.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -14,6 +27,8 @@ pub struct Report {
     pub convention: SnrConvention,
     /// The bank's chirp masses, in bank order.
     pub masses: Vec<f64>,
+    /// The templates' physical parameters, for a bank given by them.
+    pub params: Option<Vec<chirpfarm_core::TemplateParams>>,
     /// The signals, in the order given.
     pub signals: Vec<SignalSpec>,
     /// `results[signal][template]`.
@@ -54,7 +69,7 @@ impl Report {
         json!({
             "version": 1,
             "snr_convention": self.convention.name(),
-            "bank": { "mc": self.masses },
+            "bank": bank_json(&self.masses, self.params.as_deref()),
             "signals": signals,
             "stats": {
                 "templates": self.masses.len(),

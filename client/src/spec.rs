@@ -71,7 +71,7 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         // The seed draws in [0.8, 1.74): the bank's start to its stop.
         let hi = match bank {
             BankSpec::Range { stop, .. } => stop,
-            BankSpec::List(_) => hi,
+            BankSpec::List(_) | BankSpec::Params(_) => hi,
         };
         for mut s in random_signals(n, a.seed, lo, hi) {
             s.delay_seconds = a.signal_delay;

@@ -376,3 +376,72 @@ fn triggers_are_written_to_hdf5() {
     }
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn a_bank_of_component_masses_gives_the_chirp_mass_bank_results() {
+    let d = tmpdir("params");
+    let pairs = [(1.4, 1.3), (1.6, 1.1), (2.0, 1.0)];
+    let table: String = std::iter::once("mass1,mass2,spin1z,spin2z\n".to_string())
+        .chain(pairs.iter().map(|(a, b)| format!("{a},{b},0.1,-0.1\n")))
+        .collect();
+    std::fs::write(d.join("bank2d.csv"), table).unwrap();
+    let args = |bank: &str| {
+        vec![
+            "search".to_string(),
+            "--data".into(),
+            fixture("search/strain.hdf5"),
+            "--segment-length".into(),
+            "4".into(),
+            "--psd".into(),
+            "aligo".into(),
+            "--snr-threshold".into(),
+            "2".into(),
+            "--bank-file".into(),
+            bank.into(),
+            "--json".into(),
+        ]
+    };
+    let run = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        json(&chirpfarm(&refs))
+    };
+    let v = run(args(d.join("bank2d.csv").to_str().unwrap()));
+    let t = &v["templates"];
+    assert_eq!(t[2]["mass1"].as_f64(), Some(2.0));
+    assert_eq!(t[0]["spin2z"].as_f64(), Some(-0.1));
+    assert_eq!(v["bank"]["mass2"][1].as_f64(), Some(1.1));
+    // The Newtonian chirp depends on the chirp mass only: the same search over the chirp masses.
+    let mcs: Vec<f64> = v["bank"]["mc"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_f64().unwrap())
+        .collect();
+    let (a, b) = pairs[0];
+    assert!((mcs[0] - (a * b as f64).powf(0.6) / (a + b as f64).powf(0.2)).abs() < 1e-15);
+    let list: String = mcs.iter().map(|m| format!("{m:?}\n")).collect();
+    std::fs::write(d.join("mc.txt"), list).unwrap();
+    let w = run(args(d.join("mc.txt").to_str().unwrap()));
+    assert_eq!(v["triggers"], w["triggers"]);
+    for (x, y) in t
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(w["templates"].as_array().unwrap())
+    {
+        assert_eq!(x["max_snr"], y["max_snr"]);
+        assert_eq!(x["max_time"], y["max_time"]);
+    }
+    // A bad header or a bad spin is refused with the file named.
+    std::fs::write(d.join("bad.csv"), "mass1,q\n1,2\n").unwrap();
+    let out = chirpfarm(
+        &args(d.join("bad.csv").to_str().unwrap())
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.csv") && err.contains("\"q\""), "{err}");
+    let _ = std::fs::remove_dir_all(d);
+}

@@ -346,4 +346,60 @@ mod tests {
             .collect();
         assert_eq!(all, (7..25).map(|i| i as f64).collect::<Vec<_>>());
     }
+
+    fn data_block(start: u64, count: u32, segs: (u32, u32)) -> v1::ResultBlock {
+        let t: Vec<u64> = (start..start + count as u64).collect();
+        v1::ResultBlock {
+            start,
+            count,
+            segment_start: segs.0,
+            segment_count: segs.1,
+            data: Some(v1::DataResult {
+                peak_snr: t.iter().map(|&i| i as f64).collect(),
+                peak_sample: t.clone(),
+                trigger_segment: vec![segs.0; t.len()],
+                trigger_sample: t.clone(),
+                trigger_snr: vec![6.0; t.len()],
+                trigger_phase: vec![0.0; t.len()],
+                trigger_sigmasq: vec![1.0; t.len()],
+                trigger_template: t,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn data_blocks_release_by_segment_group_then_template() {
+        let spec = SearchSpec::signals(BankSpec::List(vec![1.0; 25]), vec![], SnrConvention::Seed);
+        // 25 templates in chunks of 10 × 2 segment groups: units 0..50, tasks 0..6.
+        let grid = SegmentGrid {
+            segments: 4,
+            per_task: 2,
+        };
+        let mut j = JobRecord::new(spec, 25, 10, grid);
+        assert_eq!(j.units_total(), 50);
+        for (task, start, count, segs) in [
+            (3, 0, 10, (2, 2)),
+            (0, 0, 10, (0, 2)),
+            (1, 10, 10, (0, 2)),
+            (2, 20, 5, (0, 2)),
+        ] {
+            j.store(task, data_block(start, count, segs));
+        }
+        assert_eq!(j.released(), 35, "group 0 and the first range of group 1");
+        // From unit 32: group 1, template 7 onwards; the block is sliced at template 7.
+        let b = j.blocks_from(32);
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].start, b[0].count, b[0].segment_start), (7, 3, 2));
+        let d = b[0].data.as_ref().unwrap();
+        assert_eq!(d.peak_sample, vec![7, 8, 9]);
+        assert_eq!(d.trigger_template, vec![7, 8, 9]);
+        assert_eq!(j.cursor_after(&b[0]), 35);
+        // From unit 12: the rest of group 0, then group 1's first range.
+        let b = j.blocks_from(12);
+        assert_eq!(
+            b.iter().map(|b| (b.start, b.count)).collect::<Vec<_>>(),
+            vec![(12, 8), (20, 5), (0, 10)]
+        );
+    }
 }

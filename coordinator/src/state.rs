@@ -165,7 +165,7 @@ impl Coordinator {
                 .spec
                 .bank
                 .masses(u64::MAX)
-                .map(|m| crate::submit::bank_key(&m))
+                .map(|m| crate::submit::bank_key(&rec.spec, &m))
                 .unwrap_or(0);
             let (templates, chunk, segments, final_) =
                 (rec.templates, rec.chunk, rec.grid, rec.outcome.is_some());

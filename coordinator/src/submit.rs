@@ -20,11 +20,18 @@ pub fn spec_status(e: SpecError) -> Status {
     }
 }
 
-/// A stable key for a bank's contents (template affinity across jobs).
-pub fn bank_key(masses: &[f64]) -> u64 {
+/// A stable key for a bank's templates (template affinity across jobs): its chirp masses and,
+/// for a data search, the grid its templates are generated on (segment length, sample rate,
+/// lower cut-off) — templates on another grid are other templates.
+pub fn bank_key(spec: &SearchSpec, masses: &[f64]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for m in masses {
         m.to_bits().hash(&mut h);
+    }
+    if let Some(d) = &spec.data {
+        d.segment_samples.hash(&mut h);
+        d.sample_rate.to_bits().hash(&mut h);
+        d.f_low.to_bits().hash(&mut h);
     }
     h.finish()
 }
@@ -86,6 +93,7 @@ impl Coordinator {
         };
         let id = JobId(inner.next_job);
         inner.next_job += 1;
+        let key = bank_key(&spec, &masses);
         let rec = JobRecord::new(spec, templates, chunk, grid);
         if let Some(store) = &inner.store {
             store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
@@ -100,7 +108,7 @@ impl Coordinator {
                 job: id,
                 templates,
                 chunk,
-                bank_key: bank_key(&masses),
+                bank_key: key,
                 segments: grid,
             },
             None,

@@ -29,6 +29,44 @@ pub enum BankSpec {
     },
     /// An explicit list of chirp masses, in bank order.
     List(Vec<f64>),
+    /// Templates given by their physical parameters (component masses and aligned spins), in
+    /// bank order: the 2-D/4-D banks of physical searches. The Newtonian chirp depends only on
+    /// the chirp mass of (mass1, mass2); spins enter at higher post-Newtonian orders.
+    Params(Vec<TemplateParams>),
+}
+
+/// One template's physical parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TemplateParams {
+    /// Primary mass, solar masses.
+    pub mass1: f64,
+    /// Secondary mass, solar masses.
+    pub mass2: f64,
+    /// Dimensionless spin of body 1 along the orbital angular momentum, in [−1, 1].
+    pub spin1z: f64,
+    /// Dimensionless spin of body 2 along the orbital angular momentum, in [−1, 1].
+    pub spin2z: f64,
+}
+
+impl TemplateParams {
+    /// The chirp mass `(m1 m2)^(3/5) / (m1 + m2)^(1/5)`.
+    pub fn chirp_mass(&self) -> f64 {
+        (self.mass1 * self.mass2).powf(0.6) / (self.mass1 + self.mass2).powf(0.2)
+    }
+
+    /// Checks masses (positive, finite) and spins (finite, |χ| ≤ 1).
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let m_ok = |m: f64| m.is_finite() && m > 0.0;
+        let s_ok = |s: f64| s.is_finite() && s.abs() <= 1.0;
+        if m_ok(self.mass1) && m_ok(self.mass2) && s_ok(self.spin1z) && s_ok(self.spin2z) {
+            Ok(())
+        } else {
+            Err(SpecError::BadParams(format!(
+                "masses must be positive and finite and spins within [-1, 1], got mass1 {}, mass2 {}, spin1z {}, spin2z {}",
+                self.mass1, self.mass2, self.spin1z, self.spin2z
+            )))
+        }
+    }
 }
 
 impl BankSpec {
@@ -50,9 +88,90 @@ impl BankSpec {
         })
     }
 
-    /// Parses the text of a bank file: one chirp mass per line; blank lines and lines starting
-    /// with `#` are skipped. A line that is not a number is reported by its 1-based number.
+    /// Parses the text of a bank file: one chirp mass per line, or — when the first line that is
+    /// not blank or a `#` comment names columns — a table with columns `mc`, or `mass1,mass2`
+    /// and optionally `spin1z,spin2z` (comma or whitespace separated, any order). A line that
+    /// is not numbers is reported by its 1-based number.
     pub fn parse_list(text: &str) -> Result<BankSpec, SpecError> {
+        let mut lines = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
+        let Some((_, first)) = lines.clone().next() else {
+            return Ok(BankSpec::List(Vec::new()));
+        };
+        let split = |l: &str| -> Vec<String> {
+            l.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|f| !f.is_empty())
+                .map(|f| f.to_string())
+                .collect()
+        };
+        let header = split(first);
+        if header.iter().all(|h| h.parse::<f64>().is_ok()) {
+            return Self::parse_masses(text);
+        }
+        lines.next();
+        let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+        for h in &header {
+            if !["mc", "mass1", "mass2", "spin1z", "spin2z"]
+                .iter()
+                .any(|k| h.eq_ignore_ascii_case(k))
+            {
+                return Err(SpecError::BadParams(format!(
+                    "bank file header: unknown column {h:?} (expected mc, or mass1, mass2 and optionally spin1z, spin2z)"
+                )));
+            }
+        }
+        let number = |line: usize, fields: &[String], i: usize| -> Result<f64, SpecError> {
+            let text = fields.get(i).cloned().unwrap_or_default();
+            text.parse::<f64>()
+                .map_err(|_| SpecError::BadBankLine { line, text })
+        };
+        let rows = lines.map(|(line, l)| {
+            let f = split(l);
+            if f.len() != header.len() {
+                return Err(SpecError::BadBankLine {
+                    line,
+                    text: format!("{l} ({} columns, the header has {})", f.len(), header.len()),
+                });
+            }
+            Ok((line, f))
+        });
+        match (col("mc"), col("mass1"), col("mass2")) {
+            (Some(c), None, None) => {
+                let v = rows
+                    .map(|r| r.and_then(|(line, f)| number(line, &f, c)))
+                    .collect::<Result<Vec<f64>, _>>()?;
+                Ok(BankSpec::List(v))
+            }
+            (None, Some(a), Some(b)) => {
+                let (s1, s2) = (col("spin1z"), col("spin2z"));
+                let spin = |line, f: &[String], c: Option<usize>| match c {
+                    Some(c) => number(line, f, c),
+                    None => Ok(0.0),
+                };
+                let v = rows
+                    .map(|r| {
+                        let (line, f) = r?;
+                        Ok(TemplateParams {
+                            mass1: number(line, &f, a)?,
+                            mass2: number(line, &f, b)?,
+                            spin1z: spin(line, &f, s1)?,
+                            spin2z: spin(line, &f, s2)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, SpecError>>()?;
+                Ok(BankSpec::Params(v))
+            }
+            _ => Err(SpecError::BadParams(format!(
+                "bank file header {header:?}: give either mc, or mass1 and mass2"
+            ))),
+        }
+    }
+
+    /// One chirp mass per line.
+    fn parse_masses(text: &str) -> Result<BankSpec, SpecError> {
         let mut masses = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -73,6 +192,7 @@ impl BankSpec {
     pub fn len(&self) -> Result<u64, SpecError> {
         match *self {
             BankSpec::List(ref v) => Ok(v.len() as u64),
+            BankSpec::Params(ref v) => Ok(v.len() as u64),
             BankSpec::Range { start, stop, step } => {
                 if !(step.is_finite() && step > 0.0) {
                     return Err(SpecError::BadStep(step));
@@ -112,6 +232,12 @@ impl BankSpec {
         }
         let masses = match *self {
             BankSpec::List(ref v) => v.clone(),
+            BankSpec::Params(ref v) => {
+                for p in v {
+                    p.validate()?;
+                }
+                v.iter().map(TemplateParams::chirp_mass).collect()
+            }
             BankSpec::Range { start, step, .. } => {
                 let delta = (start + step) - start;
                 (0..len).map(|i| start + (i as f64) * delta).collect()
@@ -128,6 +254,15 @@ impl BankSpec {
         match self {
             BankSpec::Range { start, stop, step } => format!("{start}:{stop}:{step}"),
             BankSpec::List(v) => format!("list of {} masses", v.len()),
+            BankSpec::Params(v) => format!("{} templates (mass1, mass2, spin1z, spin2z)", v.len()),
+        }
+    }
+
+    /// The templates' physical parameters, for a bank given by them.
+    pub fn params(&self) -> Option<&[TemplateParams]> {
+        match self {
+            BankSpec::Params(v) => Some(v),
+            _ => None,
         }
     }
 }
@@ -175,6 +310,53 @@ mod tests {
             BankSpec::List(vec![1.0, -1.0]).masses(10),
             Err(SpecError::BadMc(_))
         ));
+    }
+
+    #[test]
+    fn bank_files_with_named_columns() {
+        let b = BankSpec::parse_list("# a 2-D bank\nmass1,mass2\n1.4,1.4\n2.0, 1.0\n").unwrap();
+        let p = b.params().unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!((p[1].mass1, p[1].mass2, p[1].spin1z), (2.0, 1.0, 0.0));
+        // (1.4, 1.4) has chirp mass 1.2187707886145701 (physics.md §4).
+        let m = b.masses(10).unwrap();
+        assert!((m[0] - 1.21877078861457).abs() < 1e-13, "{}", m[0]);
+        let b = BankSpec::parse_list("spin2z mass2 mass1 spin1z\n0.1 1.3 1.5 -0.2\n").unwrap();
+        assert_eq!(
+            b.params().unwrap()[0],
+            TemplateParams {
+                mass1: 1.5,
+                mass2: 1.3,
+                spin1z: -0.2,
+                spin2z: 0.1
+            }
+        );
+        assert_eq!(
+            BankSpec::parse_list("mc\n1.2\n1.3\n").unwrap(),
+            BankSpec::List(vec![1.2, 1.3])
+        );
+        // Errors name the line or the column.
+        let e = BankSpec::parse_list("mass1,mass2\n1.4,1.4\n1.4,x\n").unwrap_err();
+        assert_eq!(
+            e,
+            SpecError::BadBankLine {
+                line: 3,
+                text: "x".into()
+            }
+        );
+        let e = BankSpec::parse_list("mass1,mass2\n1.4\n").unwrap_err();
+        assert!(matches!(e, SpecError::BadBankLine { line: 2, .. }), "{e:?}");
+        assert!(BankSpec::parse_list("mass1,eta\n1,2\n")
+            .unwrap_err()
+            .to_string()
+            .contains("eta"));
+        assert!(BankSpec::parse_list("mass1\n1\n").is_err());
+        let bad_spin = BankSpec::parse_list("mass1,mass2,spin1z,spin2z\n1.4,1.4,1.5,0\n").unwrap();
+        assert!(bad_spin
+            .masses(10)
+            .unwrap_err()
+            .to_string()
+            .contains("spin"));
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub enum SpecError {
         /// The offending text, trimmed.
         text: String,
     },
+    /// Template parameters (masses, spins) or a bank-file header that make no sense.
+    #[error("{0}")]
+    BadParams(String),
     /// A search with no signal.
     #[error("no signal given: pass --signal-mc or --random-signals")]
     NoSignals,

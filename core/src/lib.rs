@@ -24,7 +24,7 @@ pub mod result;
 pub mod segments;
 pub mod spec;
 
-pub use bank::BankSpec;
+pub use bank::{BankSpec, TemplateParams};
 pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
 pub use error::SpecError;
 pub use result::{best_template, BestTemplate, TemplateResult};

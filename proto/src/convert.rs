@@ -2,7 +2,7 @@
 
 use crate::v1;
 use chirpfarm_core::{
-    BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError,
+    BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError, TemplateParams,
 };
 
 /// A domain blob reference as its wire form.
@@ -64,6 +64,12 @@ pub fn bank_to_proto(bank: &BankSpec) -> v1::Bank {
             step: *step,
         }),
         BankSpec::List(mc) => v1::bank::Kind::List(v1::ListBank { mc: mc.clone() }),
+        BankSpec::Params(p) => v1::bank::Kind::Params(v1::ParamBank {
+            mass1: p.iter().map(|t| t.mass1).collect(),
+            mass2: p.iter().map(|t| t.mass2).collect(),
+            spin1z: p.iter().map(|t| t.spin1z).collect(),
+            spin2z: p.iter().map(|t| t.spin2z).collect(),
+        }),
     };
     v1::Bank { kind: Some(kind) }
 }
@@ -77,6 +83,29 @@ pub fn bank_from_proto(bank: Option<&v1::Bank>) -> Result<BankSpec, SpecError> {
             step: r.step,
         }),
         Some(v1::bank::Kind::List(l)) => Ok(BankSpec::List(l.mc.clone())),
+        Some(v1::bank::Kind::Params(p)) => {
+            let n = p.mass1.len();
+            let spin_ok = |s: &Vec<f64>| s.is_empty() || s.len() == n;
+            if p.mass2.len() != n || !spin_ok(&p.spin1z) || !spin_ok(&p.spin2z) {
+                return Err(SpecError::BadParams(format!(
+                    "a parameter bank's columns differ in length: mass1 {n}, mass2 {}, spin1z {}, spin2z {}",
+                    p.mass2.len(),
+                    p.spin1z.len(),
+                    p.spin2z.len()
+                )));
+            }
+            let spin = |s: &Vec<f64>, i: usize| s.get(i).copied().unwrap_or(0.0);
+            Ok(BankSpec::Params(
+                (0..n)
+                    .map(|i| TemplateParams {
+                        mass1: p.mass1[i],
+                        mass2: p.mass2[i],
+                        spin1z: spin(&p.spin1z, i),
+                        spin2z: spin(&p.spin2z, i),
+                    })
+                    .collect(),
+            ))
+        }
         None => Err(SpecError::EmptyBank("the request has no bank".into())),
     }
 }
@@ -150,6 +179,24 @@ mod tests {
         };
         let back = spec_from_proto(Some(&spec_to_proto(&spec))).unwrap();
         assert_eq!(back, spec);
+        let params = BankSpec::Params(vec![TemplateParams {
+            mass1: 1.4,
+            mass2: 1.3,
+            spin1z: 0.1,
+            spin2z: -0.2,
+        }]);
+        assert_eq!(
+            bank_from_proto(Some(&bank_to_proto(&params))).unwrap(),
+            params
+        );
+        let ragged = v1::Bank {
+            kind: Some(v1::bank::Kind::Params(v1::ParamBank {
+                mass1: vec![1.0, 2.0],
+                mass2: vec![1.0],
+                ..Default::default()
+            })),
+        };
+        assert!(bank_from_proto(Some(&ragged)).is_err());
         assert!(convention_from_proto(7).is_err());
         assert!(bank_from_proto(Some(&v1::Bank { kind: None })).is_err());
     }
