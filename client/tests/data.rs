@@ -380,7 +380,7 @@ fn triggers_are_written_to_hdf5() {
 #[test]
 fn a_bank_of_component_masses_gives_the_chirp_mass_bank_results() {
     let d = tmpdir("params");
-    let pairs = [(1.4, 1.3), (1.6, 1.1), (2.0, 1.0)];
+    let pairs: [(f64, f64); 3] = [(1.4, 1.3), (1.6, 1.1), (2.0, 1.0)];
     let table: String = std::iter::once("mass1,mass2,spin1z,spin2z\n".to_string())
         .chain(pairs.iter().map(|(a, b)| format!("{a},{b},0.1,-0.1\n")))
         .collect();
@@ -418,7 +418,7 @@ fn a_bank_of_component_masses_gives_the_chirp_mass_bank_results() {
         .map(|m| m.as_f64().unwrap())
         .collect();
     let (a, b) = pairs[0];
-    assert!((mcs[0] - (a * b as f64).powf(0.6) / (a + b as f64).powf(0.2)).abs() < 1e-15);
+    assert!((mcs[0] - (a * b).powf(0.6) / (a + b).powf(0.2)).abs() < 1e-15);
     let list: String = mcs.iter().map(|m| format!("{m:?}\n")).collect();
     std::fs::write(d.join("mc.txt"), list).unwrap();
     let w = run(args(d.join("mc.txt").to_str().unwrap()));

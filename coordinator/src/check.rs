@@ -143,7 +143,8 @@ mod tests {
         let segs = spec.validate().unwrap();
         let check = |d: &v1::DataResult| check_data_result(&spec, &segs, (10, 2), (0, 1), d);
         check(&good()).unwrap();
-        let cases: Vec<(&str, Box<dyn Fn(&mut v1::DataResult)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut v1::DataResult)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("peaks", Box::new(|d| d.peak_snr.pop().map(|_| ()).unwrap())),
             ("NaN peak", Box::new(|d| d.peak_snr[0] = f64::NAN)),
             ("huge sample", Box::new(|d| d.peak_sample[0] = 1 << 40)),

@@ -72,12 +72,12 @@ mod tests {
         // workers: ~80 segment-filters per task, so all 15 segments in one group.
         let (chunk, per_task) = auto_data(1000, 15, 1 << 19, 2);
         assert_eq!(per_task, 15);
-        assert!(chunk >= 5 && chunk <= 125, "{chunk}");
+        assert!((5..=125).contains(&chunk), "{chunk}");
         // Small test data: everything in few tasks, but at least 4 per worker.
         let (chunk, per_task) = auto_data(20, 3, 4096, 1);
         assert_eq!((chunk, per_task), (5, 3));
         // Huge segments: one segment per task.
         let (_, per_task) = auto_data(10, 40, 1 << 22, 1);
-        assert!(per_task >= 1 && per_task <= 10);
+        assert!((1..=10).contains(&per_task));
     }
 }
