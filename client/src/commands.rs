@@ -5,7 +5,7 @@ use crate::data::DataMeta;
 use crate::data_output::{DataReport, DataSink};
 use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
-use crate::output::Report;
+use crate::output::{Formats, Report};
 use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
 use crate::spec::{prepare, Prepared};
@@ -85,15 +85,36 @@ fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliEr
     Ok(())
 }
 
-/// Writes to stdout, flushing, with one error message for all formats.
-fn emit(
-    f: impl FnOnce(&mut std::io::StdoutLock<'_>) -> std::io::Result<()>,
-) -> Result<(), CliError> {
+/// Writes a report to stdout in the format the flags ask for, flushing, with one error message
+/// for all formats.
+fn emit(report: &impl Formats, output: OutputArgs) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    f(&mut out)
-        .and_then(|_| out.flush())
+    let res = if output.json {
+        report.write_json(&mut out)
+    } else if output.csv {
+        report.write_csv(&mut out)
+    } else {
+        report.write_table(&mut out)
+    };
+    res.and_then(|_| out.flush())
         .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+}
+
+/// Watches a job to its end with a progress bar, feeding `sink`; fails unless it succeeded.
+async fn watch_job(
+    conn: &Conn,
+    job_id: &str,
+    sink: &mut impl crate::remote::Sink,
+    templates: u64,
+    quiet: bool,
+) -> Result<crate::remote::Collected, CliError> {
+    let progress = Progress::new(templates, quiet);
+    let collected = collect(conn, job_id, sink, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    check_succeeded(job_id, &collected.finished)?;
+    Ok(collected)
 }
 
 /// Waits for a data search and prints its triggers and peaks.
@@ -106,12 +127,8 @@ async fn wait_and_print_data(
     extra: Extra,
 ) -> Result<(), CliError> {
     let data = spec.data.clone().expect("a data search");
-    let progress = Progress::new(masses.len() as u64, output.quiet);
     let mut sink = DataSink::new(masses.len() as u64);
-    let collected = collect(conn, job_id, &mut sink, &progress).await;
-    progress.finish();
-    let collected = collected?;
-    check_succeeded(job_id, &collected.finished)?;
+    let collected = watch_job(conn, job_id, &mut sink, masses.len() as u64, output.quiet).await?;
     let meta = extra.meta.unwrap_or_else(|| DataMeta {
         file: format!(
             "(uploaded to the coordinator: sha256 {})",
@@ -136,15 +153,7 @@ async fn wait_and_print_data(
     if let Some(path) = &extra.hdf5 {
         report.write_hdf5(path).map_err(CliError::Failed)?;
     }
-    emit(|out| {
-        if output.json {
-            report.write_json(out)
-        } else if output.csv {
-            report.write_csv(out)
-        } else {
-            report.write_table(out)
-        }
-    })
+    emit(&report, output)
 }
 
 /// Waits for a job and prints its results.
@@ -159,12 +168,8 @@ async fn wait_and_print(
     if spec.data.is_some() {
         return wait_and_print_data(conn, job_id, spec, masses, output, extra).await;
     }
-    let progress = Progress::new(masses.len() as u64, output.quiet);
     let mut sink = SignalSink::new(spec.signals.len(), masses.len() as u64);
-    let collected = collect(conn, job_id, &mut sink, &progress).await;
-    progress.finish();
-    let collected = collected?;
-    check_succeeded(job_id, &collected.finished)?;
+    let collected = watch_job(conn, job_id, &mut sink, masses.len() as u64, output.quiet).await?;
     let report = Report {
         convention: spec.convention,
         params: spec.bank.params().map(|p| p.to_vec()),
@@ -175,15 +180,7 @@ async fn wait_and_print(
         workers: collected.workers,
         job_id: job_id.to_string(),
     };
-    emit(|out| {
-        if output.json {
-            report.write_json(out)
-        } else if output.csv {
-            report.write_csv(out)
-        } else {
-            report.write_table(out)
-        }
-    })
+    emit(&report, output)
 }
 
 /// `chirpfarm search`.

@@ -7,6 +7,40 @@ use chirpfarm_core::{best_template, SignalSpec, SnrConvention, TemplateResult};
 use serde_json::{json, Value};
 use std::io::Write;
 
+/// The three ways a finished search can be printed (`--json`, `--csv`, the default table).
+pub trait Formats {
+    /// The JSON document and a newline.
+    fn write_json(&self, out: &mut dyn Write) -> std::io::Result<()>;
+    /// CSV with a header.
+    fn write_csv(&self, out: &mut dyn Write) -> std::io::Result<()>;
+    /// A readable table.
+    fn write_table(&self, out: &mut dyn Write) -> std::io::Result<()>;
+}
+
+impl Formats for Report {
+    fn write_json(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        Report::write_json(self, &mut out)
+    }
+    fn write_csv(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        Report::write_csv(self, &mut out)
+    }
+    fn write_table(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        Report::write_table(self, &mut out)
+    }
+}
+
+impl Formats for crate::data_output::DataReport {
+    fn write_json(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        crate::data_output::DataReport::write_json(self, &mut out)
+    }
+    fn write_csv(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        crate::data_output::DataReport::write_csv(self, &mut out)
+    }
+    fn write_table(&self, mut out: &mut dyn Write) -> std::io::Result<()> {
+        crate::data_output::DataReport::write_table(self, &mut out)
+    }
+}
+
 /// The `bank` object of the JSON output: the chirp masses, and the templates' physical
 /// parameters (as parallel arrays) when the bank was given by them.
 pub fn bank_json(masses: &[f64], params: Option<&[chirpfarm_core::TemplateParams]>) -> Value {
