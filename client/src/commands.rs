@@ -44,11 +44,20 @@ async fn submit_to(
     if let Some(d) = &p.data {
         crate::data::upload(conn, &d.blobs).await?;
     }
-    let req = conn.req(v1::SubmitRequest {
+    let submit = v1::SubmitRequest {
         spec: Some(chirpfarm_proto::spec_to_proto(&p.spec)),
         chunk_size: chunk.unwrap_or(0),
         wait_for_workers,
-    });
+    };
+    let bytes = prost::Message::encoded_len(&submit);
+    if bytes > chirpfarm_proto::MAX_CLIENT_REQUEST_BYTES {
+        return Err(CliError::Input(format!(
+            "this search is {:.1} MiB on the wire, more than the {} MiB a request may be: split the bank into several searches",
+            bytes as f64 / (1 << 20) as f64,
+            chirpfarm_proto::MAX_CLIENT_REQUEST_BYTES >> 20
+        )));
+    }
+    let req = conn.req(submit);
     conn.client()
         .submit(req)
         .await
@@ -72,7 +81,7 @@ fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliEr
         let why = if finished.error.is_empty() {
             String::new()
         } else {
-            format!(": {}", finished.error)
+            format!(": {}", esc(&finished.error, 2000))
         };
         return Err(CliError::Failed(format!(
             "{job_id} ended {}{why}",
@@ -308,25 +317,55 @@ fn state_name(s: i32) -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
+/// Text from the coordinator (worker names, failure reasons) made safe for a terminal: no
+/// control characters, no escape sequences, bounded length.
+fn esc(text: &str, max_chars: usize) -> String {
+    chirpfarm_core::logging::escape(text, max_chars)
+}
+
 /// `chirpfarm jobs`.
 pub async fn jobs(remote: Remote) -> Result<(), CliError> {
     let conn = connect(&remote).await?;
-    let list = conn
-        .client()
-        .list_jobs(conn.req(v1::ListJobsRequest {}))
-        .await
-        .map_err(CliError::from_status)?
-        .into_inner();
+    // Page through: the coordinator sends at most 1000 jobs per call.
+    let mut jobs = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = conn
+            .client()
+            .list_jobs(conn.req(v1::ListJobsRequest {
+                page_size: 0,
+                page_token: page_token.clone(),
+            }))
+            .await
+            .map_err(CliError::from_status)?
+            .into_inner();
+        jobs.extend(page.jobs);
+        if page.next_page_token.is_empty() || page.next_page_token == page_token {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    let list = v1::ListJobsResponse {
+        jobs,
+        next_page_token: String::new(),
+    };
     println!(
         "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  BANK / ERROR",
         "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]"
     );
     for j in list.jobs {
         let done = format!("{}/{}", j.templates_done, j.templates_total);
-        let tail = if j.error.is_empty() { j.bank } else { j.error };
+        let tail = esc(
+            if j.error.is_empty() {
+                &j.bank
+            } else {
+                &j.error
+            },
+            1024,
+        );
         println!(
             "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9.3}  {}",
-            j.job_id,
+            esc(&j.job_id, 40),
             state_name(j.state),
             done,
             j.signals,
@@ -368,9 +407,9 @@ pub async fn workers(remote: Remote) -> Result<(), CliError> {
     for w in list.workers {
         println!(
             "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
-            w.worker_id,
-            w.name,
-            w.host,
+            esc(&w.worker_id, 24),
+            esc(&w.name, 64),
+            esc(&w.host, 64),
             w.threads,
             w.tasks_done,
             w.templates_cached,

@@ -34,7 +34,8 @@ impl CliError {
     /// Maps a gRPC status from the coordinator to a CLI error.
     pub fn from_status(s: tonic::Status) -> CliError {
         use tonic::Code;
-        let msg = s.message().to_string();
+        // The message comes from the network: printed escaped, bounded.
+        let msg = chirpfarm_core::logging::escape(s.message(), 2000);
         match s.code() {
             Code::InvalidArgument | Code::ResourceExhausted | Code::NotFound => {
                 CliError::Input(msg)

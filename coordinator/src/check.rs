@@ -29,7 +29,7 @@ pub fn check_data_result(
         .ok_or_else(|| format!("task segments {seg_start}+{seg_count} out of range"))?;
     let n_samples = spec.n_samples();
     for (&snr, &sample) in d.peak_snr.iter().zip(&d.peak_sample) {
-        if !(snr.is_finite() && snr >= 0.0) || sample >= n_samples {
+        if !(0.0..=chirpfarm_core::result::MAX_SNR).contains(&snr) || sample >= n_samples {
             return bad(format!("peak SNR {snr} at sample {sample}"));
         }
     }
@@ -84,7 +84,8 @@ pub fn check_data_result(
             phase,
             sigmasq,
         };
-        if !trigger.is_valid() || snr < spec.snr_threshold {
+        if !trigger.is_valid() || snr < spec.snr_threshold || snr > chirpfarm_core::result::MAX_SNR
+        {
             return bad(format!(
                 "trigger SNR {snr}, phase {phase}, sigmasq {sigmasq} (threshold {})",
                 spec.snr_threshold
@@ -165,6 +166,72 @@ mod tests {
             let mut d = good();
             mutate(&mut d);
             assert!(check(&d).is_err(), "{what} accepted");
+        }
+    }
+}
+
+/// Checks a signal-search task result: one block per signal of the job, one SNR and one lag per
+/// template of the task, and every value plausible ([`chirpfarm_core::TemplateResult::is_plausible`]:
+/// a finite SNR ≥ 0, a whole-sample lag within ±32 s) — NaN, ±inf or 1e308 from a worker are
+/// refused, never reported as a result.
+pub fn check_signal_result(
+    signals: usize,
+    count: u32,
+    blocks: &[v1::SignalBlock],
+) -> Result<(), String> {
+    let count_us = count as usize;
+    if blocks.len() != signals
+        || blocks
+            .iter()
+            .any(|s| s.snr.len() != count_us || s.lag_seconds.len() != count_us)
+    {
+        return Err(format!(
+            "malformed result: expected {signals} signals × {count} templates"
+        ));
+    }
+    for (i, b) in blocks.iter().enumerate() {
+        for (j, (&snr, &lag_seconds)) in b.snr.iter().zip(&b.lag_seconds).enumerate() {
+            let r = chirpfarm_core::TemplateResult { snr, lag_seconds };
+            if !r.is_plausible() {
+                return Err(format!(
+                    "implausible result: signal {i}, template {j} of the task has SNR {snr:e} at lag {lag_seconds:e} s (expected a finite SNR ≥ 0 and a whole-sample lag within ±{} s)",
+                    chirpfarm_core::result::MAX_LAG_SECONDS
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod signal_tests {
+    use super::*;
+
+    fn block(snr: Vec<f64>, lag: Vec<f64>) -> v1::SignalBlock {
+        v1::SignalBlock {
+            snr,
+            lag_seconds: lag,
+        }
+    }
+
+    #[test]
+    fn plausible_results_pass_and_forged_values_do_not() {
+        let ok = [block(vec![1e-9, 3.5], vec![0.0, -31.5])];
+        assert!(check_signal_result(1, 2, &ok).is_ok());
+        assert!(check_signal_result(2, 2, &ok).is_err(), "missing signal");
+        assert!(check_signal_result(1, 3, &ok).is_err(), "missing template");
+        for (snr, lag) in [
+            (f64::NAN, 0.0),
+            (f64::INFINITY, 0.0),
+            (1e308, 0.0),
+            (-1.0, 0.0),
+            (1.0, f64::NAN),
+            (1.0, 40.0),
+            (1.0, 0.1234),
+        ] {
+            let bad = [block(vec![1.0, snr], vec![0.0, lag])];
+            let e = check_signal_result(1, 2, &bad).unwrap_err();
+            assert!(e.contains("implausible"), "{snr} {lag}: {e}");
         }
     }
 }

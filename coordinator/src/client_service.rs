@@ -1,12 +1,15 @@
 //! The `Client` gRPC service: a thin translation layer between requests and the coordinator.
 
 use crate::jobs::{unix_ms, JobRecord};
+use crate::limits::{LIST_PAGE, WATCH_BATCH_BYTES};
 use crate::scheduler::{Event, JobId};
 use crate::state::{Coordinator, Inner};
 use crate::submit::spec_status;
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_server::Client;
 use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -14,12 +17,15 @@ use tonic::{Request, Response, Status, Streaming};
 #[derive(Debug, Clone)]
 pub struct ClientService {
     coord: Coordinator,
+    /// One permit per open watch stream (`--max-watch-streams`).
+    watchers: Arc<Semaphore>,
 }
 
 impl ClientService {
     /// Serves clients of `coord`.
     pub fn new(coord: Coordinator) -> ClientService {
-        ClientService { coord }
+        let watchers = Arc::new(Semaphore::new(coord.config.service.max_watch_streams));
+        ClientService { coord, watchers }
     }
 }
 
@@ -106,10 +112,14 @@ impl Client for ClientService {
         &self,
         request: Request<v1::SubmitRequest>,
     ) -> Result<Response<v1::SubmitResponse>, Status> {
+        let owner = request
+            .remote_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_default();
         let req = request.into_inner();
         let spec = chirpfarm_proto::spec_from_proto(req.spec.as_ref()).map_err(spec_status)?;
         self.coord
-            .submit(spec, req.chunk_size, req.wait_for_workers)
+            .submit_from(spec, req.chunk_size, req.wait_for_workers, &owner)
             .map(Response::new)
     }
 
@@ -121,6 +131,12 @@ impl Client for ClientService {
     ) -> Result<Response<Self::WatchStream>, Status> {
         let req = request.into_inner();
         let id = Coordinator::parse_job_id(&req.job_id)?;
+        let permit = self.watchers.clone().try_acquire_owned().map_err(|_| {
+            Status::resource_exhausted(format!(
+                "{} watch streams are already open on this coordinator (limit --max-watch-streams): close some and retry",
+                self.coord.config.service.max_watch_streams
+            ))
+        })?;
         let mut changes = {
             let inner = self.coord.lock();
             let rec = inner
@@ -136,10 +152,13 @@ impl Client for ClientService {
             }
             rec.subscribe()
         };
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        // A small queue: with batches of at most WATCH_BATCH_BYTES, an unread stream holds a few
+        // megabytes (backpressure stops the copying), never a copy of the job.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
         let coord = self.coord.clone();
         let mut closing = self.coord.closing();
         tokio::spawn(async move {
+            let _permit = permit;
             let mut cursor = req.cursor;
             let mut last_done = u64::MAX;
             loop {
@@ -152,12 +171,15 @@ impl Client for ClientService {
                             templates_total: rec.units_total(),
                             workers: inner.sessions.len() as u32,
                         });
-                        let blocks = rec.blocks_from(cursor);
+                        let blocks = rec.blocks_from(cursor, WATCH_BATCH_BYTES);
                         let next = blocks.last().map(|b| rec.cursor_after(b));
-                        (blocks, next, progress, rec.finished_event())
+                        let more = next.is_some_and(|n| n < rec.released());
+                        // The end is announced only once every result was sent.
+                        let finished = if more { None } else { rec.finished_event() };
+                        (blocks, next, progress, finished, more)
                     })
                 };
-                let Some((blocks, next, progress, finished)) = snapshot else {
+                let Some((blocks, next, progress, finished, more)) = snapshot else {
                     let _ = tx
                         .send(Err(Status::not_found(format!("{id} was removed"))))
                         .await;
@@ -187,8 +209,12 @@ impl Client for ClientService {
                 if done {
                     return;
                 }
+                if more {
+                    continue; // the next batch, as soon as the client took this one
+                }
                 tokio::select! {
                     changed = changes.changed() => if changed.is_err() { return },
+                    _ = tx.closed() => return, // the client went away: free its slot now
                     _ = async { let _ = closing.wait_for(|c| *c).await; } => {
                         let _ = tx.send(Err(Status::unavailable("the coordinator is shutting down; reconnect to resume"))).await;
                         return;
@@ -211,16 +237,44 @@ impl Client for ClientService {
 
     async fn list_jobs(
         &self,
-        _request: Request<v1::ListJobsRequest>,
+        request: Request<v1::ListJobsRequest>,
     ) -> Result<Response<v1::ListJobsResponse>, Status> {
+        let req = request.into_inner();
+        let after = match req.page_token.as_str() {
+            "" => None,
+            t => Some(Coordinator::parse_job_id(t).map_err(|_| {
+                Status::invalid_argument(format!("{t:?} is not a page token from ListJobs"))
+            })?),
+        };
+        let page = match req.page_size as usize {
+            0 => LIST_PAGE,
+            n => n.min(LIST_PAGE),
+        };
         let inner = self.coord.lock();
-        let mut ids: Vec<&JobId> = inner.jobs.keys().collect();
+        let mut ids: Vec<JobId> = inner
+            .jobs
+            .keys()
+            .filter(|id| after.is_none_or(|a| **id > a))
+            .copied()
+            .collect();
         ids.sort();
+        let more = ids.len() > page;
+        ids.truncate(page);
+        let next_page_token = match (more, ids.last()) {
+            (true, Some(last)) => last.to_string(),
+            _ => String::new(),
+        };
         let jobs = ids
             .into_iter()
-            .map(|id| job_info(&inner, *id, &inner.jobs[id]))
+            .map(|id| v1::JobInfo {
+                spec: None, // GetJob has it: a page of 1000 jobs stays small
+                ..job_info(&inner, id, &inner.jobs[&id])
+            })
             .collect();
-        Ok(Response::new(v1::ListJobsResponse { jobs }))
+        Ok(Response::new(v1::ListJobsResponse {
+            jobs,
+            next_page_token,
+        }))
     }
 
     async fn cancel(&self, request: Request<v1::JobRef>) -> Result<Response<v1::JobInfo>, Status> {

@@ -40,6 +40,9 @@ pub struct JobRecord {
     pub wall_seconds: f64,
     /// Bumped on every change; watchers wait on it.
     notify: watch::Sender<u64>,
+    /// Who submitted it (the client's address), for the per-client queue limit; empty for jobs
+    /// restored from disk or submitted in-process.
+    pub owner: String,
 }
 
 impl JobRecord {
@@ -67,6 +70,7 @@ impl JobRecord {
             started: Instant::now(),
             wall_seconds: 0.0,
             notify: watch::channel(0).0,
+            owner: String::new(),
         }
     }
 
@@ -189,24 +193,34 @@ impl JobRecord {
 
     /// The blocks releasable in order from unit `cursor` (see [`JobRecord::units_total`]), the
     /// first possibly sliced so it starts exactly at `cursor`.
-    pub fn blocks_from(&self, cursor: u64) -> Vec<v1::ResultBlock> {
+    ///
+    /// At most about `max_bytes` of blocks are copied out (always at least one, when there is
+    /// one): a watcher takes results in bounded batches, so a slow or unread watch stream holds a
+    /// batch, never a copy of the whole job.
+    pub fn blocks_from(&self, cursor: u64, max_bytes: usize) -> Vec<v1::ResultBlock> {
+        use prost::Message;
         if self.templates == 0 {
             return Vec::new();
         }
         let chunk = self.chunk.max(1) as u64;
         let (g, t) = (cursor / self.templates, cursor % self.templates);
         let first = (g * self.per_group() + t / chunk) as usize;
-        (first..self.contiguous)
-            .filter_map(|i| self.blocks[i].as_deref())
-            .map(|b| {
-                let unit = self.unit_of(b);
-                if cursor > unit {
-                    slice_block(b, b.start + (cursor - unit))
-                } else {
-                    b.clone()
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        for b in (first..self.contiguous).filter_map(|i| self.blocks[i].as_deref()) {
+            if !out.is_empty() && bytes >= max_bytes {
+                break;
+            }
+            let unit = self.unit_of(b);
+            let b = if cursor > unit {
+                slice_block(b, b.start + (cursor - unit))
+            } else {
+                b.clone()
+            };
+            bytes += b.encoded_len();
+            out.push(b);
+        }
+        out
     }
 
     /// The cursor just after `block`.
@@ -331,13 +345,13 @@ mod tests {
         let mut j = JobRecord::new(spec, 25, 10, SegmentGrid::NONE);
         j.store(1, block(10, 10));
         assert!(
-            j.blocks_from(0).is_empty(),
+            j.blocks_from(0, usize::MAX).is_empty(),
             "task 0 missing: nothing released"
         );
         j.store(0, block(0, 10));
         j.store(2, block(20, 5));
         assert_eq!(j.released(), 25);
-        let from7 = j.blocks_from(7);
+        let from7 = j.blocks_from(7, usize::MAX);
         assert_eq!(from7[0].start, 7);
         assert_eq!(from7[0].signals[0].snr[0], 7.0);
         let all: Vec<f64> = from7
@@ -388,7 +402,7 @@ mod tests {
         }
         assert_eq!(j.released(), 35, "group 0 and the first range of group 1");
         // From unit 32: group 1, template 7 onwards; the block is sliced at template 7.
-        let b = j.blocks_from(32);
+        let b = j.blocks_from(32, usize::MAX);
         assert_eq!(b.len(), 1);
         assert_eq!((b[0].start, b[0].count, b[0].segment_start), (7, 3, 2));
         let d = b[0].data.as_ref().unwrap();
@@ -396,7 +410,7 @@ mod tests {
         assert_eq!(d.trigger_template, vec![7, 8, 9]);
         assert_eq!(j.cursor_after(&b[0]), 35);
         // From unit 12: the rest of group 0, then group 1's first range.
-        let b = j.blocks_from(12);
+        let b = j.blocks_from(12, usize::MAX);
         assert_eq!(
             b.iter().map(|b| (b.start, b.count)).collect::<Vec<_>>(),
             vec![(12, 8), (20, 5), (0, 10)]

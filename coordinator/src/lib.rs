@@ -12,7 +12,9 @@
 //!   fetched by workers, bounded in memory and kept on disk with `--data-dir`.
 //! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, fsynced).
 //! * [`submit`]: accepting a search (validation, sizing, durable record) for any caller.
+//! * [`identity`]: worker identities and the per-session secrets that prove them.
 //! * [`check`]: checking a worker's data result against its task before it is accepted.
+//! * [`limits`]: what one request, client or job may cost (refused with RESOURCE_EXHAUSTED).
 //! * [`chunk`]: automatic task sizing.
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
@@ -22,7 +24,9 @@ pub mod blobs;
 pub mod check;
 pub mod chunk;
 pub mod client_service;
+pub mod identity;
 pub mod jobs;
+pub mod limits;
 pub mod scheduler;
 pub mod server;
 pub mod sim;

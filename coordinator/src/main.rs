@@ -48,6 +48,19 @@ struct Args {
     /// Log format: text or json.
     #[arg(long, default_value = "text")]
     log_format: LogFormat,
+    /// Unfinished (queued or running) jobs allowed across all clients; more are refused.
+    #[arg(long, default_value_t = 1000, help_heading = "Limits")]
+    max_queued_jobs: usize,
+    /// Unfinished jobs allowed per client address.
+    #[arg(long, default_value_t = 200, help_heading = "Limits")]
+    max_queued_jobs_per_client: usize,
+    /// Tasks a job may be cut into (each costs memory whatever its size): a search asking for
+    /// more, through a small --chunk-size, is refused.
+    #[arg(long, default_value_t = 100_000, help_heading = "Limits")]
+    max_tasks_per_job: u64,
+    /// Watch streams open at once.
+    #[arg(long, default_value_t = 1024, help_heading = "Limits")]
+    max_watch_streams: usize,
 }
 
 /// Parses `90s`, `30m`, `12h`, `7d` (a bare number means seconds).
@@ -87,6 +100,14 @@ async fn main() -> ExitCode {
     }
     if !(args.shutdown_grace.is_finite() && args.shutdown_grace >= 0.0) {
         eprintln!("error: --shutdown-grace must be a non-negative number of seconds");
+        return ExitCode::from(2);
+    }
+    if args.max_queued_jobs == 0
+        || args.max_queued_jobs_per_client == 0
+        || args.max_tasks_per_job == 0
+        || args.max_watch_streams == 0
+    {
+        eprintln!("error: the --max-* limits must be at least 1");
         return ExitCode::from(2);
     }
     if args.chunk_size == Some(0) {
@@ -131,6 +152,12 @@ async fn main() -> ExitCode {
         retention: args.retention,
         shutdown_grace: std::time::Duration::from_secs_f64(args.shutdown_grace),
         max_blob_bytes: args.max_blob_mb.saturating_mul(1 << 20),
+        service: chirpfarm_coordinator::limits::ServiceLimits {
+            max_queued_jobs: args.max_queued_jobs,
+            max_queued_jobs_per_client: args.max_queued_jobs_per_client,
+            max_tasks_per_job: args.max_tasks_per_job,
+            max_watch_streams: args.max_watch_streams,
+        },
     };
     match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal())
         .await

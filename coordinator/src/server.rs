@@ -62,7 +62,7 @@ pub async fn serve_coordinator(
         })
     };
     let clients = ClientServer::new(ClientService::new(coord.clone()))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(crate::limits::MAX_CLIENT_REQUEST_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let workers = WorkerSessionServer::new(WorkerService::new(coord.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)

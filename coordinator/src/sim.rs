@@ -48,6 +48,10 @@ pub fn simulate(workers: usize, templates: u64, chunk: u32) -> Result<SimReport,
                     register: v1::Register::default(),
                     templates_cached: 0,
                     last_seen: Instant::now(),
+                    rejections: chirpfarm_core::logging::RateLimit::new(
+                        5,
+                        std::time::Duration::from_secs(10),
+                    ),
                 },
             );
             let joined = Event::WorkerJoined {

@@ -39,6 +39,8 @@ pub struct CoordinatorConfig {
     pub shutdown_grace: std::time::Duration,
     /// Most bytes of uploaded blobs (strain, PSDs) held in memory.
     pub max_blob_bytes: u64,
+    /// Per-client, per-job and per-stream limits.
+    pub service: crate::limits::ServiceLimits,
 }
 
 impl Default for CoordinatorConfig {
@@ -52,6 +54,7 @@ impl Default for CoordinatorConfig {
             retention: std::time::Duration::from_secs(7 * 24 * 3600),
             shutdown_grace: std::time::Duration::from_secs(10),
             max_blob_bytes: 4096 << 20,
+            service: crate::limits::ServiceLimits::default(),
         }
     }
 }
@@ -69,6 +72,8 @@ pub struct Session {
     pub templates_cached: u64,
     /// When it was last heard from.
     pub last_seen: Instant,
+    /// Bounds the log lines (and `Rejected` answers) a misbehaving worker can cause.
+    pub rejections: chirpfarm_core::logging::RateLimit,
 }
 
 /// Mutable state behind the lock.
@@ -80,6 +85,9 @@ pub struct Inner {
     pub jobs: HashMap<JobId, JobRecord>,
     /// Live worker sessions.
     pub sessions: HashMap<WorkerId, Session>,
+    /// The secret issued with each worker identity (live or recently departed): re-registering
+    /// under an identity needs it, so leases can only be re-attached by the worker they went to.
+    pub identities: HashMap<WorkerId, crate::identity::Secret>,
     /// Next job number.
     pub next_job: u64,
     /// Next worker number.
@@ -118,6 +126,7 @@ impl Coordinator {
                 sched: Scheduler::new(config.scheduler),
                 jobs: HashMap::new(),
                 sessions: HashMap::new(),
+                identities: HashMap::new(),
                 next_job: 1,
                 next_worker: 1,
                 next_epoch: 1,

@@ -46,6 +46,18 @@ impl Coordinator {
         chunk_size: u32,
         wait_for_workers: bool,
     ) -> Result<v1::SubmitResponse, Status> {
+        self.submit_from(spec, chunk_size, wait_for_workers, "")
+    }
+
+    /// Like [`Coordinator::submit`], for a client at `owner` (its address): the per-client
+    /// queue limit counts that client's unfinished jobs.
+    pub fn submit_from(
+        &self,
+        spec: SearchSpec,
+        chunk_size: u32,
+        wait_for_workers: bool,
+        owner: &str,
+    ) -> Result<v1::SubmitResponse, Status> {
         if self.is_closing() {
             return Err(Status::unavailable(
                 "the coordinator is shutting down; submit again when it is back",
@@ -69,6 +81,26 @@ impl Coordinator {
             None => 0,
         };
         let mut inner = self.lock();
+        let limits = self.config.service;
+        let unfinished = inner.jobs.values().filter(|r| r.outcome.is_none());
+        let (total, mine) = unfinished.fold((0, 0), |(t, m), r| {
+            (
+                t + 1,
+                m + usize::from(!owner.is_empty() && r.owner == owner),
+            )
+        });
+        if total >= limits.max_queued_jobs {
+            return Err(Status::resource_exhausted(format!(
+                "the coordinator already has {total} unfinished jobs (limit --max-queued-jobs {}): wait for some to finish or cancel them",
+                limits.max_queued_jobs
+            )));
+        }
+        if mine >= limits.max_queued_jobs_per_client {
+            return Err(Status::resource_exhausted(format!(
+                "you already have {mine} unfinished jobs on this coordinator (limit --max-queued-jobs-per-client {}): wait for some to finish or cancel them",
+                limits.max_queued_jobs_per_client
+            )));
+        }
         let workers = inner.sessions.len();
         if workers == 0 && !wait_for_workers {
             return Err(Status::unavailable(
@@ -91,10 +123,27 @@ impl Coordinator {
             (0, Some(c)) => c,
             (c, _) => c,
         };
+        let groups = grid.groups().max(1) as u64;
+        // Automatic sizing stays within the task limit by making tasks larger.
+        let ranges_allowed = (limits.max_tasks_per_job / groups).max(1);
+        let chunk = if chunk_size == 0 && templates.div_ceil(chunk.max(1) as u64) > ranges_allowed {
+            templates.div_ceil(ranges_allowed).min(u32::MAX as u64) as u32
+        } else {
+            chunk
+        };
+        let tasks = templates.div_ceil(chunk.max(1) as u64) * groups;
+        if tasks > limits.max_tasks_per_job {
+            let need = templates.div_ceil(ranges_allowed);
+            return Err(Status::resource_exhausted(format!(
+                "{templates} templates in tasks of {chunk} make {tasks} tasks, more than the {} a job may have (--max-tasks-per-job): use a chunk size of at least {need}, or let the coordinator choose (0)",
+                limits.max_tasks_per_job
+            )));
+        }
         let id = JobId(inner.next_job);
         inner.next_job += 1;
         let key = bank_key(&spec, &masses);
-        let rec = JobRecord::new(spec, templates, chunk, grid);
+        let mut rec = JobRecord::new(spec, templates, chunk, grid);
+        rec.owner = owner.to_string();
         if let Some(store) = &inner.store {
             store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
                 Status::unavailable(format!("cannot record the job in the data dir: {e}"))
@@ -116,7 +165,7 @@ impl Coordinator {
         Ok(v1::SubmitResponse {
             job_id: id.to_string(),
             templates,
-            tasks: (templates.div_ceil(chunk as u64) * grid.groups() as u64) as u32,
+            tasks: tasks as u32,
         })
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::scheduler::{Event, JobId, WorkerId};
 use crate::state::{Coordinator, Session};
+use chirpfarm_core::logging::{escape, RateLimit};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::worker_message::Msg;
 use chirpfarm_proto::v1::worker_session_server::WorkerSession;
@@ -88,23 +89,39 @@ impl WorkerSession for WorkerService {
                 chirpfarm_proto::BUILD_VERSION
             )));
         }
+        let mut register = register;
+        register.name = escape(&register.name, MAX_NAME_CHARS);
+        register.host = escape(&register.host, MAX_NAME_CHARS);
+        register.build_version = escape(&register.build_version, MAX_NAME_CHARS);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (worker, epoch) = {
             let mut inner = self.coord.lock();
-            // Re-attach under the identity the worker gives (after a reconnect or a coordinator
-            // restart) unless a live session already uses it; otherwise issue a fresh one.
-            let claimed = register
-                .worker_id
-                .strip_prefix("w-")
-                .and_then(|n| n.parse::<u64>().ok())
-                .filter(|n| !inner.sessions.contains_key(&WorkerId(*n)));
-            let worker = match claimed {
-                Some(n) => {
-                    inner.next_worker = inner.next_worker.max(n + 1);
-                    WorkerId(n)
+            // Re-attach under the identity the worker gives only if it proves it with the
+            // secret issued to that identity; otherwise it is a new worker (its claims on leases
+            // are then revoked by the scheduler, never adopted).
+            let proven = crate::identity::proven(
+                &inner.identities,
+                &register.worker_id,
+                &register.session_secret,
+            );
+            if proven.is_none() && !register.worker_id.is_empty() {
+                tracing::info!(claimed = %escape(&register.worker_id, 32), name = %register.name, "worker did not prove its previous identity (coordinator restarted, or a stale secret): registering it as a new worker");
+            }
+            let worker = match proven {
+                Some(id) => {
+                    // Two live sessions never share an identity: the newer one (which holds the
+                    // secret) replaces a half-open older one.
+                    if let Some(old) = inner.sessions.remove(&id) {
+                        let _ = old.tx.send(Err(Status::aborted(
+                            "replaced by a newer session of the same worker",
+                        )));
+                    }
+                    id
                 }
                 None => {
-                    while inner.sessions.contains_key(&WorkerId(inner.next_worker)) {
+                    while inner.sessions.contains_key(&WorkerId(inner.next_worker))
+                        || inner.identities.contains_key(&WorkerId(inner.next_worker))
+                    {
                         inner.next_worker += 1;
                     }
                     let id = WorkerId(inner.next_worker);
@@ -112,6 +129,9 @@ impl WorkerSession for WorkerService {
                     id
                 }
             };
+            let secret = crate::identity::Secret::random();
+            let secret_hex = secret.to_hex();
+            inner.identities.insert(worker, secret);
             let epoch = inner.next_epoch;
             inner.next_epoch += 1;
             tracing::info!(%worker, name = %register.name, host = %register.host, threads = register.threads, "worker registered");
@@ -119,12 +139,15 @@ impl WorkerSession for WorkerService {
                 msg: Some(v1::coordinator_message::Msg::Registered(v1::Registered {
                     worker_id: worker.to_string(),
                     heartbeat_interval_ms: self.coord.config.heartbeat_interval_ms,
+                    session_secret: secret_hex,
                 })),
             }));
             let cache_capacity = register.cache_capacity_templates;
+            // Claims beyond what a worker may hold are not even looked at.
             let in_flight: Vec<(JobId, u32, u64)> = register
                 .in_flight
                 .iter()
+                .take(crate::scheduler::MAX_OUTSTANDING as usize)
                 .filter_map(|t| {
                     let job = Coordinator::parse_job_id(&t.job_id).ok()?;
                     Some((job, u32::try_from(t.task).ok()?, t.attempt))
@@ -138,6 +161,7 @@ impl WorkerSession for WorkerService {
                     register,
                     templates_cached: 0,
                     last_seen: Instant::now(),
+                    rejections: RateLimit::new(5, std::time::Duration::from_secs(10)),
                 },
             );
             self.coord.apply(
@@ -149,6 +173,9 @@ impl WorkerSession for WorkerService {
                 },
                 None,
             );
+            let mut ids = std::mem::take(&mut inner.identities);
+            crate::identity::prune(&mut ids, |w| inner.sessions.contains_key(w));
+            inner.identities = ids;
             (worker, epoch)
         };
         let coord = self.coord.clone();
@@ -201,11 +228,15 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
             coord.apply(&mut inner, Event::Heartbeat { worker }, None);
         }
         Some(Msg::Result(r)) => {
-            let Ok(job) = Coordinator::parse_job_id(&r.job_id) else {
-                return;
+            let (job, task) = match task_key(&r.job_id, r.task) {
+                Ok(k) => k,
+                Err(reason) => {
+                    return reject(
+                        coord, &mut inner, worker, &r.job_id, r.task, r.attempt, reason,
+                    )
+                }
             };
-            let task = r.task as u32;
-            let event = match check_result(&inner, job, &r) {
+            match check_result(&inner, job, task, &r) {
                 Ok(block) => {
                     let e = Event::TaskCompleted {
                         worker,
@@ -214,29 +245,47 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
                         attempt: r.attempt,
                     };
                     coord.apply(&mut inner, e, Some(block));
-                    return;
                 }
-                Err(reason) => Event::TaskFailed {
-                    worker,
-                    job,
-                    task,
-                    attempt: r.attempt,
-                    reason,
-                },
-            };
-            coord.apply(&mut inner, event, None);
+                Err(reason) => {
+                    // A malformed result of a lease this worker holds counts as a failed
+                    // execution (retried elsewhere); the worker is told why.
+                    reject(
+                        coord,
+                        &mut inner,
+                        worker,
+                        &r.job_id,
+                        r.task,
+                        r.attempt,
+                        reason.clone(),
+                    );
+                    let e = Event::TaskFailed {
+                        worker,
+                        job,
+                        task,
+                        attempt: r.attempt,
+                        reason,
+                    };
+                    coord.apply(&mut inner, e, None);
+                }
+            }
         }
         Some(Msg::Failed(f)) => {
-            let Ok(job) = Coordinator::parse_job_id(&f.job_id) else {
-                return;
+            let (job, task) = match task_key(&f.job_id, f.task) {
+                Ok(k) => k,
+                Err(reason) => {
+                    return reject(
+                        coord, &mut inner, worker, &f.job_id, f.task, f.attempt, reason,
+                    )
+                }
             };
-            tracing::warn!(%worker, %job, task = f.task, reason = %f.reason, "task failed on worker");
+            let reason = escape(&f.reason, MAX_REASON_CHARS);
+            tracing::warn!(%worker, %job, task, reason = %reason, "task failed on worker");
             let e = Event::TaskFailed {
                 worker,
                 job,
-                task: f.task as u32,
+                task,
                 attempt: f.attempt,
-                reason: f.reason,
+                reason,
             };
             coord.apply(&mut inner, e, None);
         }
@@ -250,18 +299,13 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
 fn check_result(
     inner: &crate::state::Inner,
     job: JobId,
+    task: u32,
     r: &v1::TaskResult,
 ) -> Result<v1::ResultBlock, String> {
     let rec = inner.jobs.get(&job).ok_or("unknown job")?;
-    let (start, count) = inner
-        .sched
-        .task_range(job, r.task as u32)
-        .ok_or("unknown task")?;
+    let (start, count) = inner.sched.task_range(job, task).ok_or("unknown task")?;
     if let Some(spec) = &rec.spec.data {
-        let segs = inner
-            .sched
-            .task_segments(job, r.task as u32)
-            .ok_or("unknown task")?;
+        let segs = inner.sched.task_segments(job, task).ok_or("unknown task")?;
         let data = r
             .data
             .as_ref()
@@ -276,20 +320,52 @@ fn check_result(
             data: Some(data.clone()),
         });
     }
-    let ok = r.signals.len() == rec.spec.signals.len()
-        && r.signals
-            .iter()
-            .all(|s| s.snr.len() == count as usize && s.lag_seconds.len() == count as usize);
-    if !ok {
-        return Err(format!(
-            "malformed result: expected {} signals × {count} templates",
-            rec.spec.signals.len()
-        ));
-    }
+    crate::check::check_signal_result(rec.spec.signals.len(), count, &r.signals)?;
     Ok(v1::ResultBlock {
         start,
         count,
         signals: r.signals.clone(),
         ..Default::default()
     })
+}
+
+/// Longest worker name, host or build string kept (escaped; longer ones are cut).
+const MAX_NAME_CHARS: usize = 128;
+/// Longest failure reason kept from a worker.
+const MAX_REASON_CHARS: usize = 1024;
+
+/// A result's or failure's job and task, checked: a task number that does not fit the
+/// scheduler's task index is refused, never truncated (task 2^32 is not task 0).
+fn task_key(job_id: &str, task: u64) -> Result<(JobId, u32), String> {
+    let job = Coordinator::parse_job_id(job_id).map_err(|s| s.message().to_string())?;
+    let task = u32::try_from(task).map_err(|_| format!("task {task} does not exist in {job}"))?;
+    Ok((job, task))
+}
+
+/// Tells a worker its message was not accepted, and logs it (rate-limited per session).
+fn reject(
+    _coord: &Coordinator,
+    inner: &mut crate::state::Inner,
+    worker: WorkerId,
+    job_id: &str,
+    task: u64,
+    attempt: u64,
+    reason: String,
+) {
+    let Some(s) = inner.sessions.get_mut(&worker) else {
+        return;
+    };
+    let Some(suppressed) = s.rejections.allow() else {
+        return;
+    };
+    let job = escape(job_id, 64);
+    tracing::warn!(%worker, job = %job, task, attempt, suppressed, reason = %escape(&reason, MAX_REASON_CHARS), "rejected a worker message");
+    let _ = s.tx.send(Ok(v1::CoordinatorMessage {
+        msg: Some(v1::coordinator_message::Msg::Rejected(v1::Rejected {
+            job_id: job,
+            task,
+            attempt,
+            reason,
+        })),
+    }));
 }

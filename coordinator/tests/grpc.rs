@@ -292,7 +292,9 @@ async fn workers_must_register_first_and_speak_our_protocol() {
     let e = w.session(tokio_stream::iter(vec![old])).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
     assert!(
-        e.message().contains("protocol version 99") && e.message().contains("speaks 2"),
+        e.message().contains("protocol version 99")
+            && e.message()
+                .contains(&format!("speaks {}", chirpfarm_proto::PROTOCOL_VERSION)),
         "{}",
         e.message()
     );

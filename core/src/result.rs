@@ -2,6 +2,17 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Largest |lag| a signal search can report: half the seed grid's 131072 samples at 2048 Hz.
+pub const MAX_LAG_SECONDS: f64 = 32.0;
+
+/// Largest SNR the coordinator accepts from a worker. The engine's SNRs of the seed's normalised
+/// chirps are of order 1e-9 (seed convention) to 1e3 (physical), and data-search SNRs of real
+/// strain are below 1e6; anything above this is a corrupt or forged number, not a detection.
+pub const MAX_SNR: f64 = 1e15;
+
+/// Lags are whole samples of the seed grid (1/2048 s).
+pub const LAG_STEP_SECONDS: f64 = 1.0 / 2048.0;
+
 /// The outcome of filtering one signal with one template.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct TemplateResult {
@@ -10,6 +21,18 @@ pub struct TemplateResult {
     /// The signal's coalescence time relative to the template's at the maximum, in seconds, in
     /// (−32, 32]; a signal delayed by +3 s gives +3.0.
     pub lag_seconds: f64,
+}
+
+impl TemplateResult {
+    /// Whether this could have come out of the engine: a finite SNR in [0, [`MAX_SNR`]] (the
+    /// seed's maximum of a zero-mean correlation, or a modulus) and a lag of whole samples within
+    /// ±[`MAX_LAG_SECONDS`]. The coordinator rejects anything else a worker sends.
+    pub fn is_plausible(&self) -> bool {
+        let steps = self.lag_seconds / LAG_STEP_SECONDS;
+        (0.0..=MAX_SNR).contains(&self.snr)
+            && self.lag_seconds.abs() <= MAX_LAG_SECONDS
+            && steps == steps.round()
+    }
 }
 
 /// The best template of one signal.

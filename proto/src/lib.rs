@@ -21,7 +21,11 @@ pub use convert::{
 };
 
 /// The protocol version a worker must speak to register. Bump it on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
+
+/// Largest message a client may send to the Client service (a submit with a 500,000-template
+/// parameter bank fits; data travels as 1 MiB blob chunks). The CLI checks it before sending.
+pub const MAX_CLIENT_REQUEST_BYTES: usize = 16 << 20;
 
 /// The build version every binary reports (the crate version).
 pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");

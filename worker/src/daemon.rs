@@ -1,6 +1,8 @@
 //! The worker daemon: a long-lived session with a coordinator.
 //!
-//! It registers, grants credits (pull-based: the coordinator never sends more leases than that),
+//! This file is the I/O shell: the connection, heartbeats, back-off and shutdown. The protocol's
+//! rules live in the sans-IO [`crate::session`] state machine, and computations in
+//! [`crate::lease`]. It registers, grants credits (pull-based: the coordinator never sends more leases than that),
 //! runs each lease on its own rayon pool with the [`Engine`], streams the
 //! results back and grants a new credit. Heartbeats are sent from the async runtime, so compute
 //! never delays them. When the coordinator is not up yet or goes away, the daemon reconnects
@@ -8,17 +10,15 @@
 //! grace period), reports it, and returns.
 
 use crate::data_cache::DataCache;
-use crate::data_task::{run_data_lease, DataJob};
 use crate::engine::data::DataEngine;
 use crate::engine::Engine;
-use chirpfarm_core::{SearchSpec, TemplateResult};
+use crate::lease::{Compute, Done, Jobs};
+use crate::session::{Effect, Profile, WorkerSession};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::coordinator_message::Msg as In;
 use chirpfarm_proto::v1::worker_message::Msg as Out;
 use chirpfarm_proto::v1::worker_session_client::WorkerSessionClient;
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -105,32 +105,6 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-/// A job the worker has been told about.
-struct JobCtx {
-    spec: SearchSpec,
-    /// The bank's chirp masses, or why the bank is unusable.
-    masses: Result<Vec<f64>, String>,
-    /// For a data search: its data (fetched on first use), or why the spec is unusable.
-    data: Option<Result<Arc<DataJob>, String>>,
-}
-
-/// What a task computed: per-signal results, or a data search's peaks and triggers.
-enum Output {
-    /// `results[signal][template]`.
-    Signals(Vec<Vec<TemplateResult>>),
-    /// A data search's result, already in wire layout.
-    Data(v1::DataResult),
-}
-
-/// A finished computation, handed back from the rayon pool to the session loop.
-struct Done {
-    /// (job id, task, attempt).
-    key: (String, u64, u64),
-    outcome: Result<Output, String>,
-    seconds: f64,
-    generated: u64,
-}
-
 /// What ended a session.
 enum SessionEnd {
     /// Shutdown requested and in-flight work reported.
@@ -172,21 +146,21 @@ pub async fn run_with(
         let _ = stop_tx.send(true);
     });
     let mut backoff = Duration::from_millis(100);
-    let mut worker_id = String::new();
     let mut daemon = Daemon::new(&config, pool, engine, stop_rx.clone());
     loop {
         daemon.collect_offline();
         if *stop_rx.borrow() {
-            daemon.draining_since.get_or_insert_with(Instant::now);
+            daemon.begin_drain();
             if daemon.finished_draining() {
                 return Ok(());
             }
         }
         let started = Instant::now();
         let end = match endpoint.connect().await {
-            Ok(channel) => daemon.session(channel, &mut worker_id).await?,
+            Ok(channel) => daemon.session(channel).await?,
             Err(e) => SessionEnd::Reconnect(format!("cannot connect: {e}")),
         };
+        daemon.state.disconnected();
         daemon.collect_offline();
         match end {
             SessionEnd::Shutdown => return Ok(()),
@@ -206,27 +180,17 @@ pub async fn run_with(
     }
 }
 
-/// Jobs whose specs a worker keeps (the oldest without work in flight are forgotten first).
-const KEEP_JOBS: usize = 32;
-
-/// State that outlives a connection: jobs, tasks in flight and results not yet delivered, so a
-/// worker that reconnects (coordinator restart, network cut, SIGSTOP) re-attaches with them.
+/// The I/O around the session state machine: the connection, timers, the compute pool.
 struct Daemon<'a> {
     config: &'a WorkerConfig,
-    pool: Arc<rayon::ThreadPool>,
+    /// The protocol's state (identity, leases, undelivered results), sans I/O.
+    state: WorkerSession,
+    jobs: Jobs,
+    compute: Compute,
     engine: Arc<Engine>,
-    data_engine: Arc<DataEngine>,
-    data_cache: Arc<DataCache>,
     /// The current connection, for fetching blobs (`None` while disconnected).
     channel: Option<tonic::transport::Channel>,
     stop: tokio::sync::watch::Receiver<bool>,
-    jobs: HashMap<String, Arc<JobCtx>>,
-    job_order: VecDeque<String>,
-    in_flight: HashSet<(String, u64, u64)>,
-    revoked: HashSet<(String, u64, u64)>,
-    /// Finished while disconnected: sent after re-registering.
-    undelivered: Vec<Done>,
-    done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     draining_since: Option<Instant>,
 }
@@ -245,70 +209,92 @@ impl<'a> Daemon<'a> {
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let compute = Compute::new(
+            pool,
+            engine.clone(),
+            Arc::new(DataEngine::new(config.cache_bytes)),
+            Arc::new(DataCache::new(config.data_cache_bytes)),
+            done_tx,
+            config.token.clone(),
+            config.noop,
+        );
         Daemon {
             config,
-            pool,
+            state: WorkerSession::new(config.credits),
+            jobs: Jobs::default(),
+            compute,
             engine,
-            data_engine: Arc::new(DataEngine::new(config.cache_bytes)),
-            data_cache: Arc::new(DataCache::new(config.data_cache_bytes)),
             channel: None,
             stop,
-            jobs: HashMap::new(),
-            job_order: VecDeque::new(),
-            in_flight: HashSet::new(),
-            revoked: HashSet::new(),
-            undelivered: Vec::new(),
-            done_tx,
             done_rx,
             draining_since: None,
         }
     }
 
-    /// Whether shutdown was requested and nothing is left to report.
+    fn profile(&self) -> Profile {
+        let template_bytes = crate::engine::NF * std::mem::size_of::<num_complex::Complex64>();
+        Profile {
+            name: self.config.name.clone(),
+            host: self.config.host.clone(),
+            threads: self.config.threads as u32,
+            cache_capacity_templates: (self.config.cache_bytes / template_bytes) as u64,
+        }
+    }
+
+    fn begin_drain(&mut self) {
+        if self.draining_since.is_none() {
+            tracing::info!(
+                in_flight = self.state.running(),
+                "shutdown requested: finishing current tasks"
+            );
+            self.draining_since = Some(Instant::now());
+            self.state.drain();
+        }
+    }
+
+    /// Whether shutdown was requested and nothing is left to report (or the grace period is
+    /// over).
     fn finished_draining(&self) -> bool {
-        self.draining_since.is_some_and(|since| {
-            (self.in_flight.is_empty() && self.undelivered.is_empty())
-                || since.elapsed() > self.config.shutdown_grace
-        })
+        self.draining_since
+            .is_some_and(|since| self.state.idle() || since.elapsed() > self.config.shutdown_grace)
+    }
+
+    /// Carries out the state machine's effects; `Some` when the session must end.
+    fn carry_out(&mut self, effects: Vec<Effect>, out: &OutTx) -> Option<SessionEnd> {
+        for e in effects {
+            match e {
+                Effect::Send(m) => send(out, m),
+                Effect::AddJob(j) => {
+                    let state = &self.state;
+                    self.jobs.add(j, |id| state.busy_with(id));
+                }
+                Effect::Start(l) => {
+                    let job = self.jobs.get(&l.job_id);
+                    self.compute.start(l, job, self.channel.clone());
+                }
+                Effect::Cancel(key) => self.compute.cancel(&key),
+                Effect::Rejected(r) => {
+                    tracing::warn!(job = %r.job_id, task = r.task, attempt = r.attempt, reason = %r.reason, "the coordinator rejected a message of this worker");
+                }
+                Effect::Reconnect(why) => return Some(SessionEnd::Reconnect(why)),
+            }
+        }
+        None
     }
 
     /// One connection: register (re-attaching with in-flight work), then serve until it ends.
     async fn session(
         &mut self,
         channel: tonic::transport::Channel,
-        worker_id: &mut String,
     ) -> Result<SessionEnd, DaemonError> {
         self.channel = Some(channel.clone());
         let mut client = WorkerSessionClient::new(channel)
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
         let (out_tx, out_rx) = mpsc::unbounded_channel::<v1::WorkerMessage>();
-        let template_bytes = crate::engine::NF * std::mem::size_of::<num_complex::Complex64>();
-        let in_flight: Vec<v1::TaskRef> = self
-            .in_flight
-            .iter()
-            .filter(|k| !self.revoked.contains(*k))
-            .chain(self.undelivered.iter().map(|d| &d.key))
-            .map(|(job_id, task, attempt)| v1::TaskRef {
-                job_id: job_id.clone(),
-                task: *task,
-                attempt: *attempt,
-            })
-            .collect();
-        let holding = in_flight.len() as u32;
-        send(
-            &out_tx,
-            Out::Register(v1::Register {
-                protocol_version: chirpfarm_proto::PROTOCOL_VERSION,
-                name: self.config.name.clone(),
-                host: self.config.host.clone(),
-                threads: self.config.threads as u32,
-                build_version: chirpfarm_proto::BUILD_VERSION.into(),
-                worker_id: worker_id.clone(),
-                in_flight,
-                cache_capacity_templates: (self.config.cache_bytes / template_bytes) as u64,
-            }),
-        );
+        let register = self.state.register(&self.profile());
+        let holding = register.in_flight.len();
+        send(&out_tx, Out::Register(register));
         let mut req = tonic::Request::new(UnboundedReceiverStream::new(out_rx));
         chirpfarm_proto::auth::attach_token(&mut req, self.config.token.as_deref());
         let mut inbound = match client.session(req).await {
@@ -332,8 +318,14 @@ impl<'a> Daemon<'a> {
             Ok(Some(v1::CoordinatorMessage {
                 msg: Some(In::Registered(r)),
             })) => {
-                *worker_id = r.worker_id;
-                Duration::from_millis(r.heartbeat_interval_ms.max(50) as u64)
+                let every = Duration::from_millis(r.heartbeat_interval_ms.max(50) as u64);
+                // Results that finished while we were away go first; the coordinator adopted
+                // their leases (or revoked them) when we registered.
+                let effects = self.state.registered(r);
+                if let Some(end) = self.carry_out(effects, &out_tx) {
+                    return Ok(end);
+                }
+                every
             }
             Ok(_) => {
                 return Ok(SessionEnd::Reconnect(
@@ -347,48 +339,30 @@ impl<'a> Daemon<'a> {
                 )))
             }
         };
-        tracing::info!(worker = %worker_id, coordinator = %self.config.coordinator, threads = self.config.threads, reattached = holding, "registered");
-        // Results that finished while we were away go first; the coordinator adopted their
-        // leases (or revoked them) when we registered.
-        for done in self.undelivered.drain(..) {
-            send(&out_tx, result_message(done));
-        }
-        if self.draining_since.is_none() {
-            let credits = self
-                .config
-                .credits
-                .saturating_sub(self.in_flight.len() as u32);
-            if credits > 0 {
-                send(&out_tx, Out::Credit(v1::Credit { credits }));
-            }
-        }
+        tracing::info!(worker = %self.state.worker_id(), coordinator = %self.config.coordinator, threads = self.config.threads, reattached = holding, "registered");
         let mut heartbeat = tokio::time::interval(heartbeat_every);
         let mut stop = self.stop.clone();
         loop {
             if self.finished_draining() {
-                tracing::info!(handed_back = self.in_flight.len(), "worker stopping");
+                tracing::info!(handed_back = self.state.running(), "worker stopping");
                 return Ok(SessionEnd::Shutdown);
             }
             tokio::select! {
                 _ = heartbeat.tick() => {
                     send(&out_tx, Out::Heartbeat(v1::Heartbeat { templates_cached: self.engine.cached_templates() as u64 }));
                 }
-                _ = stop.wait_for(|s| *s), if self.draining_since.is_none() => {
-                    tracing::info!(in_flight = self.in_flight.len(), "shutdown requested: finishing current tasks");
-                    self.draining_since = Some(Instant::now());
-                }
+                _ = stop.wait_for(|s| *s), if self.draining_since.is_none() => self.begin_drain(),
                 Some(done) = self.done_rx.recv() => {
-                    self.in_flight.remove(&done.key);
-                    if !self.revoked.remove(&done.key) {
-                        send(&out_tx, result_message(done));
-                    }
-                    if self.draining_since.is_none() {
-                        send(&out_tx, Out::Credit(v1::Credit { credits: 1 }));
+                    self.compute.forget(&done.key);
+                    let effects = self.state.finished(done.key, done.msg);
+                    if let Some(end) = self.carry_out(effects, &out_tx) {
+                        return Ok(end);
                     }
                 }
                 msg = inbound.message() => match msg {
                     Ok(Some(m)) => {
-                        if let Some(end) = self.on_message(m) {
+                        let effects = self.state.on_message(m);
+                        if let Some(end) = self.carry_out(effects, &out_tx) {
                             return Ok(end);
                         }
                     }
@@ -399,235 +373,11 @@ impl<'a> Daemon<'a> {
         }
     }
 
-    /// Collects results that finish while disconnected, so they can be delivered later.
+    /// Collects outcomes that finish while disconnected, so they can be delivered later.
     fn collect_offline(&mut self) {
         while let Ok(done) = self.done_rx.try_recv() {
-            self.in_flight.remove(&done.key);
-            if !self.revoked.remove(&done.key) {
-                self.undelivered.push(done);
-            }
+            self.compute.forget(&done.key);
+            let _ = self.state.finished(done.key, done.msg);
         }
-    }
-
-    fn on_message(&mut self, m: v1::CoordinatorMessage) -> Option<SessionEnd> {
-        match m.msg? {
-            In::Registered(_) => {}
-            In::Job(j) => self.add_job(j),
-            In::Lease(l) => self.start(l),
-            In::Revoke(r) => {
-                let key = (r.job_id, r.task, r.attempt);
-                if self.in_flight.contains(&key) {
-                    self.revoked.insert(key);
-                }
-            }
-            In::Drain(_) => {
-                return Some(SessionEnd::Reconnect("coordinator is shutting down".into()))
-            }
-        }
-        None
-    }
-
-    fn add_job(&mut self, j: v1::JobSpec) {
-        if self.jobs.contains_key(&j.job_id) {
-            return;
-        }
-        let ctx = match chirpfarm_proto::spec_from_proto(j.spec.as_ref()) {
-            Ok(spec) => JobCtx {
-                masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
-                data: spec.data.clone().map(|d| DataJob::new(d).map(Arc::new)),
-                spec,
-            },
-            Err(e) => JobCtx {
-                spec: SearchSpec {
-                    bank: chirpfarm_core::BankSpec::List(vec![]),
-                    signals: vec![],
-                    convention: Default::default(),
-                    data: None,
-                },
-                masses: Err(e.to_string()),
-                data: None,
-            },
-        };
-        self.jobs.insert(j.job_id.clone(), Arc::new(ctx));
-        self.job_order.push_back(j.job_id);
-        while self.job_order.len() > KEEP_JOBS {
-            let busy = |id: &String| self.in_flight.iter().any(|k| &k.0 == id);
-            match self.job_order.iter().position(|id| !busy(id)) {
-                Some(i) => {
-                    if let Some(old) = self.job_order.remove(i) {
-                        self.jobs.remove(&old);
-                    }
-                }
-                None => break,
-            }
-        }
-    }
-
-    /// Starts a lease on the rayon pool; its outcome comes back through `done_rx`.
-    fn start(&mut self, l: v1::Lease) {
-        let key = (l.job_id.clone(), l.task, l.attempt);
-        if !self.in_flight.insert(key.clone()) {
-            return; // already running this very attempt (re-attached)
-        }
-        let job = self.jobs.get(&l.job_id).cloned();
-        let engine = self.engine.clone();
-        let done_tx = self.done_tx.clone();
-        if self.config.noop {
-            let signals = job.map(|j| j.spec.signals.len()).unwrap_or(0);
-            let zeros = vec![vec![TemplateResult::default(); l.count as usize]; signals];
-            let _ = done_tx.send(Done {
-                key,
-                outcome: Ok(Output::Signals(zeros)),
-                seconds: 0.0,
-                generated: 0,
-            });
-            return;
-        }
-        if let Some(Some(data)) = job.as_ref().map(|j| j.data.clone()) {
-            let job = job.expect("a job");
-            self.start_data(key, l, job, data);
-            return;
-        }
-        self.pool.spawn(move || {
-            let t0 = Instant::now();
-            let before = engine.templates_generated();
-            let outcome = match job {
-                None => Err(format!("no spec received for {}", l.job_id)),
-                Some(job) => run_lease(&engine, &job, l.start, l.count).map(Output::Signals),
-            };
-            let _ = done_tx.send(Done {
-                key,
-                outcome,
-                seconds: t0.elapsed().as_secs_f64(),
-                generated: engine.templates_generated().saturating_sub(before),
-            });
-        });
-    }
-}
-
-impl Daemon<'_> {
-    /// Starts a data-search lease: fetches the job's data if needed (on the async runtime),
-    /// then filters on the rayon pool; the outcome comes back through `done_rx`.
-    fn start_data(
-        &self,
-        key: (String, u64, u64),
-        l: v1::Lease,
-        job: Arc<JobCtx>,
-        data: Result<Arc<DataJob>, String>,
-    ) {
-        let (pool, engine, cache, done_tx) = (
-            self.pool.clone(),
-            self.data_engine.clone(),
-            self.data_cache.clone(),
-            self.done_tx.clone(),
-        );
-        let channel = self.channel.clone();
-        let token = self.config.token.clone();
-        tokio::spawn(async move {
-            let t0 = Instant::now();
-            let loaded = match &data {
-                Ok(d) => d.load(&cache, channel, token.as_deref()).await,
-                Err(e) => Err(e.clone()),
-            };
-            pool.spawn(move || {
-                let before = engine.templates_generated();
-                let outcome = loaded.and_then(|loaded| {
-                    let d = data.as_ref().map_err(|e| e.clone())?;
-                    let masses = lease_slice(&job, l.start, l.count)?;
-                    catch(|| {
-                        run_data_lease(
-                            &engine,
-                            &cache,
-                            d,
-                            &loaded,
-                            l.start,
-                            masses,
-                            (l.segment_start, l.segment_count),
-                        )
-                    })?
-                    .map(Output::Data)
-                });
-                let _ = done_tx.send(Done {
-                    key,
-                    outcome,
-                    seconds: t0.elapsed().as_secs_f64(),
-                    generated: engine.templates_generated().saturating_sub(before),
-                });
-            });
-        });
-    }
-}
-
-/// The bank slice a lease names, or why it is outside the bank.
-fn lease_slice(job: &JobCtx, start: u64, count: u32) -> Result<&[f64], String> {
-    let masses = job.masses.as_ref().map_err(|e| e.clone())?;
-    let end = start
-        .checked_add(count as u64)
-        .filter(|e| *e <= masses.len() as u64);
-    let Some(end) = end else {
-        return Err(format!(
-            "lease {start}+{count} is outside the bank of {}",
-            masses.len()
-        ));
-    };
-    Ok(&masses[start as usize..end as usize])
-}
-
-/// Runs `f`, turning a panic into an error (a worker never dies of a bad task).
-fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
-    std::panic::catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".into());
-        format!("engine panicked: {msg}")
-    })
-}
-
-/// Runs one lease; a panic inside the engine becomes an error, never a dead worker.
-fn run_lease(
-    engine: &Engine,
-    job: &JobCtx,
-    start: u64,
-    count: u32,
-) -> Result<Vec<Vec<TemplateResult>>, String> {
-    let slice = lease_slice(job, start, count)?;
-    catch(|| engine.filter_block(slice, &job.spec.signals, job.spec.convention))
-}
-
-fn result_message(done: Done) -> Out {
-    let (job_id, task, attempt) = done.key;
-    match done.outcome {
-        Ok(Output::Data(data)) => Out::Result(v1::TaskResult {
-            job_id,
-            task,
-            attempt,
-            signals: Vec::new(),
-            compute_seconds: done.seconds,
-            templates_generated: done.generated,
-            data: Some(data),
-        }),
-        Ok(Output::Signals(per_signal)) => Out::Result(v1::TaskResult {
-            job_id,
-            task,
-            attempt,
-            signals: per_signal
-                .into_iter()
-                .map(|rs| v1::SignalBlock {
-                    snr: rs.iter().map(|r| r.snr).collect(),
-                    lag_seconds: rs.iter().map(|r| r.lag_seconds).collect(),
-                })
-                .collect(),
-            compute_seconds: done.seconds,
-            templates_generated: done.generated,
-            data: None,
-        }),
-        Err(reason) => Out::Failed(v1::TaskFailed {
-            job_id,
-            task,
-            attempt,
-            reason,
-        }),
     }
 }

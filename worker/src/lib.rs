@@ -1,6 +1,8 @@
 //! # chirpfarm-worker
 //!
-//! The numerics of chirpfarm and (later) the daemon that serves them to a coordinator.
+//! The numerics of chirpfarm and the daemon that serves them to a coordinator: [`daemon`] (the
+//! I/O shell), [`session`] (the protocol as a sans-IO state machine), [`lease`] (running and
+//! revoking computations).
 //!
 //! A tour of [`engine`], the matched-filter engine:
 //!
@@ -23,3 +25,5 @@ pub mod daemon;
 pub mod data_cache;
 pub mod data_task;
 pub mod engine;
+pub mod lease;
+pub mod session;

@@ -8,7 +8,10 @@
 //!
 //! ## Rules
 //! * **Credits**: a worker is leased at most as many tasks as the credits it granted; credits come
-//!   only from the worker (`Credit` events), one is consumed per lease.
+//!   only from the worker (`Credit` events), one is consumed per lease; leases plus credits never
+//!   exceed [`MAX_OUTSTANDING`] per worker.
+//! * **Re-attachment**: a worker that comes back re-attaches only leases issued to its own
+//!   identity and held when its previous session ended; any other lease it lists is revoked.
 //! * **Fairness**: jobs with pending tasks are served round-robin, one task at a time, in
 //!   submission order (job 1, job 2, job 1, ...), so a small job submitted after a large one
 //!   starts at once.
@@ -30,11 +33,12 @@ mod worker;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use job::Job;
 pub use job::{JobState, Outcome, SegmentGrid, TaskState};
 use worker::Worker;
+pub use worker::MAX_OUTSTANDING;
 
 /// A lease running this many times the job's mean task time is a straggler.
 pub const STRAGGLER_FACTOR: u64 = 3;
@@ -333,23 +337,39 @@ impl Scheduler {
                 cache_capacity,
                 in_flight,
             } => {
+                // Only leases issued to this very identity can be re-attached: those its
+                // previous session held when it ended (the shell has proven the identity).
+                let mut claimable = HashSet::new();
                 if self.workers.contains_key(&worker) {
                     // A reconnect under the same identity: the old session's leases are gone.
                     self.lose_worker(worker, &mut out);
-                    self.workers.remove(&worker);
+                    if let Some(old) = self.workers.remove(&worker) {
+                        self.departed.insert(worker, old);
+                    }
                 }
                 let mut w = Worker::new(cache_capacity, now_ms);
-                if let Some(old) = self.departed.remove(&worker) {
+                if let Some(mut old) = self.departed.remove(&worker) {
+                    claimable = std::mem::take(&mut old.lost);
                     w.inherit_affinity(old);
                 }
                 self.workers.insert(worker, w);
                 for (job, task, attempt) in in_flight {
-                    self.adopt(worker, job, task, attempt, now_ms, &mut out);
+                    if claimable.contains(&(job, task, attempt)) {
+                        self.adopt(worker, job, task, attempt, now_ms, &mut out);
+                    } else {
+                        // Not this worker's lease (or no longer known): tell it to drop it.
+                        out.push(Action::Revoke {
+                            worker,
+                            job,
+                            task,
+                            attempt,
+                        });
+                    }
                 }
             }
             Event::Credit { worker, credits } => {
                 if let Some(w) = self.workers.get_mut(&worker) {
-                    w.credits = w.credits.saturating_add(credits);
+                    w.grant(credits);
                 }
             }
             Event::Heartbeat { .. } => {}
@@ -556,6 +576,7 @@ impl Scheduler {
             return;
         };
         let leases: Vec<(JobId, u32, u64)> = w.leases.drain().collect();
+        w.lost = leases.iter().copied().collect();
         w.credits = 0;
         w.known_jobs.clear();
         for (job_id, task, attempt) in leases {

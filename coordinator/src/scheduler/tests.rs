@@ -933,3 +933,132 @@ fn data_jobs_are_a_grid_of_segment_groups_by_bank_ranges() {
     }
     assert!(finished);
 }
+
+#[test]
+fn a_worker_cannot_reattach_leases_issued_to_another() {
+    let mut s = Scheduler::new(Config::default());
+    submit(&mut s, 1, 30, 10);
+    let honest = leases(&join(&mut s, 1, 2));
+    assert_eq!(honest.len(), 2);
+    // A forger registers and claims the honest worker's leases (and guessed ones): every
+    // claim is revoked, none adopted.
+    let claims: Vec<(JobId, u32, u64)> = honest
+        .iter()
+        .map(|x| (x.1, x.2, x.3))
+        .chain([(JobId(1), 2, 1), (JobId(1), 2, 3)])
+        .collect();
+    let out = s.handle(
+        1,
+        Event::WorkerJoined {
+            worker: WorkerId(9),
+            cache_capacity: 0,
+            in_flight: claims.clone(),
+        },
+    );
+    for (job, task, attempt) in &claims {
+        assert!(out.contains(&Action::Revoke {
+            worker: WorkerId(9),
+            job: *job,
+            task: *task,
+            attempt: *attempt
+        }));
+    }
+    // Its "results" for them are ignored; the honest worker's are accepted.
+    for (job, task, attempt) in &claims {
+        let out = s.handle(
+            2,
+            Event::TaskCompleted {
+                worker: WorkerId(9),
+                job: *job,
+                task: *task,
+                attempt: *attempt,
+            },
+        );
+        assert!(!out.iter().any(|a| matches!(a, Action::Accept { .. })));
+        let out = s.handle(
+            2,
+            Event::TaskFailed {
+                worker: WorkerId(9),
+                job: *job,
+                task: *task,
+                attempt: *attempt,
+                reason: "forged".into(),
+            },
+        );
+        assert!(!out.iter().any(|a| matches!(a, Action::JobFinished { .. })));
+    }
+    let out = s.handle(
+        3,
+        Event::TaskCompleted {
+            worker: WorkerId(1),
+            job: JobId(1),
+            task: honest[0].2,
+            attempt: honest[0].3,
+        },
+    );
+    assert!(out.contains(&Action::Accept {
+        job: JobId(1),
+        task: honest[0].2
+    }));
+}
+
+#[test]
+fn a_returning_worker_reattaches_only_what_it_held() {
+    let mut s = Scheduler::new(Config::default());
+    submit(&mut s, 1, 30, 10);
+    let l = leases(&join(&mut s, 1, 1));
+    assert_eq!(l.len(), 1);
+    s.handle(
+        5,
+        Event::WorkerLost {
+            worker: WorkerId(1),
+        },
+    );
+    // It lists its own lease and one it never had.
+    let out = s.handle(
+        6,
+        Event::WorkerJoined {
+            worker: WorkerId(1),
+            cache_capacity: 0,
+            in_flight: vec![(l[0].1, l[0].2, l[0].3), (JobId(1), 2, l[0].3)],
+        },
+    );
+    assert!(out.contains(&Action::Revoke {
+        worker: WorkerId(1),
+        job: JobId(1),
+        task: 2,
+        attempt: l[0].3
+    }));
+    let out = s.handle(
+        7,
+        Event::TaskCompleted {
+            worker: WorkerId(1),
+            job: JobId(1),
+            task: l[0].2,
+            attempt: l[0].3,
+        },
+    );
+    assert!(out.contains(&Action::Accept {
+        job: JobId(1),
+        task: l[0].2
+    }));
+}
+
+#[test]
+fn credits_are_capped_per_worker() {
+    let mut s = Scheduler::new(Config::default());
+    submit(&mut s, 1, 1_000_000, 1);
+    let greedy = leases(&join(&mut s, 1, u32::MAX));
+    assert_eq!(greedy.len(), MAX_OUTSTANDING as usize);
+    // More credits while holding the cap add nothing.
+    let more = s.handle(
+        1,
+        Event::Credit {
+            worker: WorkerId(1),
+            credits: u32::MAX,
+        },
+    );
+    assert!(leases(&more).is_empty());
+    // Another worker is still served.
+    assert_eq!(leases(&join(&mut s, 2, 2)).len(), 2);
+}

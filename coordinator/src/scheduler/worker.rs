@@ -6,6 +6,11 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 /// Affinity granularity: templates are remembered per block of this many bank entries.
 pub(super) const BLOCK: u64 = 8;
 
+/// Most tasks a worker may hold at once, leased or promised by credits: a worker that grants
+/// 2^32-1 credits must not starve every other worker nor make the coordinator queue millions of
+/// leases for it.
+pub const MAX_OUTSTANDING: u32 = 256;
+
 /// A bank block: (bank key, block index).
 pub(super) type Block = (u64, u64);
 
@@ -14,6 +19,9 @@ pub(super) type Block = (u64, u64);
 pub(super) struct Worker {
     pub credits: u32,
     pub leases: HashSet<(JobId, u32, u64)>,
+    /// Leases this identity held when its last session ended: the only ones it may re-attach
+    /// when it comes back (never a lease issued to someone else). Bounded by [`MAX_OUTSTANDING`].
+    pub lost: HashSet<(JobId, u32, u64)>,
     pub known_jobs: HashSet<JobId>,
     pub last_seen_ms: u64,
     pub tasks_done: u64,
@@ -29,6 +37,7 @@ impl Worker {
         Worker {
             credits: 0,
             leases: HashSet::new(),
+            lost: HashSet::new(),
             known_jobs: HashSet::new(),
             last_seen_ms: now_ms,
             tasks_done: 0,
@@ -42,6 +51,17 @@ impl Worker {
     pub fn inherit_affinity(&mut self, old: Worker) {
         self.recent = old.recent;
         self.held = old.held;
+    }
+
+    /// Adds credits, capped so leases plus credits never exceed [`MAX_OUTSTANDING`]; returns
+    /// how many were refused.
+    pub fn grant(&mut self, credits: u32) -> u32 {
+        let room = MAX_OUTSTANDING
+            .saturating_sub(self.leases.len() as u32)
+            .saturating_sub(self.credits);
+        let granted = credits.min(room);
+        self.credits += granted;
+        credits - granted
     }
 
     /// Records that the worker computed templates `[start, start+count)` of a bank; returns the

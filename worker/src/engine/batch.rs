@@ -14,25 +14,11 @@ use super::template::{signal_band, NormTemplate};
 use chirpfarm_core::{SignalSpec, SnrConvention, TemplateResult};
 use num_complex::Complex64;
 use rayon::prelude::*;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Signals built at once inside [`Engine::filter_block`] (64 MB of signal arrays at most).
 pub const SIGNAL_GROUP: usize = 64;
-
-/// Name of the test-only environment variable that makes [`Engine::filter_block`] panic on a
-/// given template chirp mass (used by fault-tolerance tests to exercise `catch_unwind`).
-pub const TEST_PANIC_ENV: &str = "CHIRPFARM_TEST_PANIC_MC";
-
-/// `CHIRPFARM_TEST_PANIC_MC` parsed as a float, read once per process.
-fn env_panic_mc() -> Option<f64> {
-    static V: OnceLock<Option<f64>> = OnceLock::new();
-    *V.get_or_init(|| {
-        std::env::var(TEST_PANIC_ENV)
-            .ok()
-            .and_then(|s| s.trim().parse::<f64>().ok())
-    })
-}
 
 /// The per-process matched-filter engine: shared c2r plan, per-thread buffers and a bounded
 /// template cache. `Send + Sync`; share it in an `Arc`.
@@ -44,8 +30,6 @@ pub struct Engine {
     slab: Arc<Slab>,
     /// Cache misses since creation.
     generated: AtomicU64,
-    /// The test hook's chirp mass ([`TEST_PANIC_ENV`]), if set.
-    panic_mc: Option<f64>,
 }
 
 impl Engine {
@@ -59,7 +43,6 @@ impl Engine {
             cache: TemplateCache::new(cache_bytes),
             slab: Arc::new(Slab::new()),
             generated: AtomicU64::new(0),
-            panic_mc: env_panic_mc(),
         }
     }
 
@@ -76,17 +59,33 @@ impl Engine {
 
     /// Filters every signal against the templates `masses` (a contiguous bank slice) and
     /// returns `results[signal][template]` in the given orders. Parallel over templates on the
-    /// current rayon pool. Panics only through the test hook [`TEST_PANIC_ENV`].
+    /// current rayon pool.
     pub fn filter_block(
         &self,
         masses: &[f64],
         signals: &[SignalSpec],
         conv: SnrConvention,
     ) -> Vec<Vec<TemplateResult>> {
+        self.filter_block_until(masses, signals, conv, &|_| false)
+            .expect("never stopped")
+    }
+
+    /// Like [`Engine::filter_block`], but `stop(mc)` is asked before each template: once it
+    /// answers `true` the remaining templates are skipped and `None` is returned, so a revoked
+    /// lease stops within one template per thread instead of running to the end. (The daemon
+    /// also uses the hook for its test-only fault injection.)
+    pub fn filter_block_until(
+        &self,
+        masses: &[f64],
+        signals: &[SignalSpec],
+        conv: SnrConvention,
+        stop: &(dyn Fn(f64) -> bool + Sync),
+    ) -> Option<Vec<Vec<TemplateResult>>> {
         let mut results = vec![Vec::with_capacity(masses.len()); signals.len()];
         if masses.is_empty() {
-            return results;
+            return Some(results);
         }
+        let stopped = AtomicBool::new(false);
         for (g, specs) in signals.chunks(SIGNAL_GROUP).enumerate() {
             let bands: Vec<Box<[Complex64]>> = specs.par_iter().map(signal_band).collect();
             let ns = bands.len();
@@ -94,12 +93,21 @@ impl Engine {
             let mut flat = vec![TemplateResult::default(); masses.len() * ns];
             flat.par_chunks_mut(ns)
                 .zip(masses.par_iter())
-                .for_each(|(row, &mc)| self.filter_one_template(mc, &bands, conv, row));
+                .for_each(|(row, &mc)| {
+                    if stopped.load(Ordering::Relaxed) || stop(mc) {
+                        stopped.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    self.filter_one_template(mc, &bands, conv, row)
+                });
+            if stopped.load(Ordering::Relaxed) {
+                return None;
+            }
             for (si, out) in results[g * SIGNAL_GROUP..][..ns].iter_mut().enumerate() {
                 out.extend((0..masses.len()).map(|t| flat[t * ns + si]));
             }
         }
-        results
+        Some(results)
     }
 
     /// One template against all signal bands of a group, on the calling thread.
@@ -110,11 +118,6 @@ impl Engine {
         conv: SnrConvention,
         row: &mut [TemplateResult],
     ) {
-        if let Some(p) = self.panic_mc {
-            if (mc - p).abs() <= 1e-12 {
-                panic!("{TEST_PANIC_ENV}: injected panic at template Mc = {mc}");
-            }
-        }
         let t = self.normalised_template(mc);
         with_scratch(|sc| {
             for (r, s) in row.iter_mut().zip(bands) {
@@ -252,16 +255,38 @@ mod tests {
     }
 
     #[test]
-    fn injected_panic_propagates_and_engine_survives() {
-        let mut e = Engine::new(8 * TEMPLATE_BYTES);
-        e.panic_mc = Some(1.1);
+    fn a_panic_inside_a_block_propagates_and_the_engine_survives() {
+        let e = Engine::new(8 * TEMPLATE_BYTES);
         let sig = [SignalSpec::chirp(1.2)];
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            e.filter_block(&[1.0, 1.1 + 1e-13, 1.2], &sig, SnrConvention::Seed)
+            e.filter_block_until(&[1.0, 1.1, 1.2], &sig, SnrConvention::Seed, &|mc| {
+                assert!(mc != 1.1, "boom");
+                false
+            })
         }));
         assert!(r.is_err());
-        e.panic_mc = None;
         let ok = e.filter_block(&[1.0, 1.1, 1.2], &sig, SnrConvention::Seed);
         assert_eq!(ok[0].len(), 3);
+    }
+
+    #[test]
+    fn a_stopped_block_skips_the_rest() {
+        let e = Engine::new(0);
+        let masses: Vec<f64> = (0..64).map(|i| 0.9 + 0.01 * i as f64).collect();
+        let asked = AtomicU64::new(0);
+        let r = e.filter_block_until(
+            &masses,
+            &[SignalSpec::chirp(1.2)],
+            SnrConvention::Seed,
+            &|_| asked.fetch_add(1, Ordering::Relaxed) >= 3,
+        );
+        assert!(r.is_none());
+        // Only the templates started before the stop (at most one more per thread) were made.
+        let threads = rayon::current_num_threads() as u64;
+        assert!(
+            e.templates_generated() <= 3 + threads,
+            "{}",
+            e.templates_generated()
+        );
     }
 }
