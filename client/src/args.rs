@@ -320,6 +320,25 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 16)]
         credits: u32,
     },
+    /// What a crowd costs a running coordinator: the latency of a seed search and the
+    /// coordinator's memory with idle connections, unread watch streams and queued jobs piled
+    /// on; prints JSON (see bench/trust_load.sh).
+    Load {
+        #[command(flatten)]
+        remote: Remote,
+        /// The coordinator's process id, to report its resident memory (same machine).
+        #[arg(long)]
+        coordinator_pid: Option<u32>,
+        /// TCP connections opened and left silent.
+        #[arg(long, default_value_t = 1000)]
+        idle_connections: usize,
+        /// Watch streams opened and never read.
+        #[arg(long, default_value_t = 100)]
+        unread_watchers: usize,
+        /// One-template jobs queued before the measured search.
+        #[arg(long, default_value_t = 1000)]
+        queued_jobs: usize,
+    },
     /// Coordinator scale: the real coordinator state driven by instant fake workers, no
     /// sockets; prints tasks per second and peak RSS as JSON.
     Sim {

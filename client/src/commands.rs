@@ -26,7 +26,7 @@ fn token(remote: &Remote) -> Result<Option<String>, CliError> {
 }
 
 /// Connects to the coordinator named by --coordinator / CHIRPFARM_COORDINATOR.
-async fn connect(remote: &Remote) -> Result<Conn, CliError> {
+pub(crate) async fn connect(remote: &Remote) -> Result<Conn, CliError> {
     let url = remote.coordinator.as_deref().ok_or_else(|| {
         CliError::Input(
             "no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into(),

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod bench_load;
 mod commands;
 mod data;
 mod data_output;
@@ -68,6 +69,20 @@ fn main() -> ExitCode {
                 workers,
                 credits,
             }) => bench::dispatch(tasks, workers, credits).await,
+            Command::Bench(BenchCmd::Load {
+                remote,
+                coordinator_pid,
+                idle_connections,
+                unread_watchers,
+                queued_jobs,
+            }) => {
+                let load = bench_load::Load {
+                    idle_connections,
+                    unread_watchers,
+                    queued_jobs,
+                };
+                bench_load::load(&remote, coordinator_pid, load).await
+            }
             Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
                 unreachable!("handled above")
             }

@@ -30,15 +30,8 @@ impl Fake {
     ) -> Fake {
         let mut client = WorkerSessionClient::connect(url.to_string()).await.unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let f = Fake {
-            tx,
-            inbound: client
-                .session(UnboundedReceiverStream::new(rx))
-                .await
-                .map(|r| r.into_inner())
-                .unwrap_or_else(|e| panic!("session refused: {e}")),
-        };
-        f.send(Out::Register(v1::Register {
+        // Register goes first: the coordinator answers the call only once it has read it.
+        let register = Out::Register(v1::Register {
             protocol_version: chirpfarm_proto::PROTOCOL_VERSION,
             name: "forger\nINFO chirpfarm_coordinator: forged log line".into(),
             host: "evil\u{1b}[31m".into(),
@@ -47,8 +40,17 @@ impl Fake {
             session_secret: secret.into(),
             in_flight,
             ..Default::default()
-        }));
-        f
+        });
+        tx.send(v1::WorkerMessage {
+            msg: Some(register),
+        })
+        .unwrap();
+        let inbound = client
+            .session(UnboundedReceiverStream::new(rx))
+            .await
+            .map(|r| r.into_inner())
+            .unwrap_or_else(|e| panic!("session refused: {e}"));
+        Fake { tx, inbound }
     }
 
     fn send(&self, m: Out) {
@@ -149,6 +151,14 @@ async fn forged_claims_results_and_failures_are_never_accepted() {
         !answers.iter().any(|m| matches!(m, In::Lease(_))),
         "a forger without credits got a lease"
     );
+    // Names from the network are escaped in tables: no raw newline or ESC byte.
+    let u = url.clone();
+    let out = tokio::task::spawn_blocking(move || chirpfarm(&["workers", "--coordinator", &u]))
+        .await
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("forger\\nINFO"), "{table}");
+    assert!(!table.contains('\u{1b}'), "{table}");
     // The honest farm's results are exact; the honest worker kept its identity.
     let u = url.clone();
     let j = job.clone();
@@ -159,9 +169,6 @@ async fn forged_claims_results_and_failures_are_never_accepted() {
     let out = chirpfarm(&["workers", "--coordinator", &url]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains("w-1") && table.contains("honest"), "{table}");
-    // Names from the network are escaped in tables: no raw newline or ESC byte.
-    assert!(table.contains("forger\\nINFO"), "{table}");
-    assert!(!table.contains('\u{1b}'), "{table}");
     drop(forger);
 }
 
