@@ -9,7 +9,7 @@
 //! (pid and host of the holder) is only there to tell a user who holds it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Why a data dir cannot be used.
@@ -55,16 +55,19 @@ pub fn acquire(dir: &Path) -> Result<DataDirLock, DataDirError> {
     }
     fs::create_dir_all(dir).map_err(io_err(dir, "cannot create it"))?;
     let path = dir.join("lock");
-    let mut file = OpenOptions::new()
+    // The lock is held through a read-only descriptor, so the coordinator keeps no file open
+    // for writing between journal writes (a read-only remount of the disk, say, is not
+    // refused as busy): create the file, lock it, then write the holder's name separately.
+    OpenOptions::new()
         .create(true)
         .truncate(false)
-        .read(true)
-        .write(true)
+        .append(true)
         .open(&path)
         .map_err(io_err(
             &path,
-            "cannot open the lock file (is the directory writable?)",
+            "cannot create the lock file (is the directory writable?)",
         ))?;
+    let mut file = File::open(&path).map_err(io_err(&path, "cannot open the lock file"))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
@@ -87,10 +90,14 @@ pub fn acquire(dir: &Path) -> Result<DataDirLock, DataDirError> {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "unknown host".into());
     let text = format!("pid {} on {host}\n", std::process::id());
-    file.set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| file.write_all(text.as_bytes()))
-        .and_then(|()| file.sync_all())
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut w| {
+            w.write_all(text.as_bytes())?;
+            w.sync_all()
+        })
         .map_err(io_err(&path, "cannot write the lock file"))?;
     Ok(DataDirLock { _file: file })
 }
