@@ -9,7 +9,7 @@
 //! `DIR` must be on the disk to measure (not a tmpfs, where fsync is free); default
 //! `target/journal-bench`.
 
-use chirpfarm_coordinator::sim::simulate_durable;
+use chirpfarm_coordinator::sim::{simulate, simulate_durable};
 use std::path::PathBuf;
 
 fn main() {
@@ -23,10 +23,17 @@ fn main() {
             .unwrap_or_else(|| "target/journal-bench".into()),
     );
     let rounds: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(3);
-    let (workers, templates, chunk) = (16, 10_000, 10); // 1,000 tasks, one signal
+    let (workers, templates, chunk) = (16, 50_000, 10); // 5,000 tasks, one signal
     let mut per_record = Vec::new();
     let mut grouped = Vec::new();
+    let mut memory = Vec::new();
     for round in 0..rounds {
+        let r = simulate(workers, templates, chunk).expect("in-memory simulation");
+        println!(
+            "round {round}: no data dir (in memory):  {} results in {:.3} s = {:.0} results/s",
+            r.tasks, r.seconds, r.tasks_per_second
+        );
+        memory.push(r.tasks_per_second);
         for (batch, out) in [(1, &mut per_record), (4096, &mut grouped)] {
             let dir = base.join(format!("round{round}-batch{batch}"));
             let _ = std::fs::remove_dir_all(&dir);
@@ -44,10 +51,18 @@ fn main() {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
     };
-    let (a, b) = (median(&mut per_record), median(&mut grouped));
+    let (a, b, m) = (
+        median(&mut per_record),
+        median(&mut grouped),
+        median(&mut memory),
+    );
+    println!("medians of {rounds} interleaved rounds, {workers} fake workers, {} tasks of {chunk} templates:", templates / chunk as u64);
     println!(
-        "| {workers} fake workers, {} tasks | one fsync per result: {a:.0} results/s | group commit: {b:.0} results/s | {:.1}x |",
-        templates / chunk,
+        "| one write + fsync per result | group commit | speed-up | no data dir (reference) |"
+    );
+    println!("|---:|---:|---:|---:|");
+    println!(
+        "| {a:.0} results/s | {b:.0} results/s | {:.1}× | {m:.0} results/s |",
         b / a
     );
 }

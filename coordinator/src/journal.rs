@@ -184,10 +184,18 @@ impl Writer {
                 Request::Append { job, task, block } => {
                     appends.entry(job).or_default().push((task, block))
                 }
-                other => {
-                    // Keep the order: flush the appends queued before a job-level request.
+                // Keep the order: the appends queued before a job-level request go first.
+                Request::PutJob(meta) => {
                     self.flush(&mut appends, &mut out);
-                    self.other(other, &mut out);
+                    self.put_job(&meta);
+                }
+                Request::Remove(job) => {
+                    self.flush(&mut appends, &mut out);
+                    self.remove(job);
+                }
+                Request::Probe(job) => {
+                    self.flush(&mut appends, &mut out);
+                    out.push(self.probe(job));
                 }
             }
         }
@@ -278,33 +286,31 @@ impl Writer {
         }
     }
 
-    fn other(&mut self, r: Request, out: &mut Vec<Completion>) {
-        match r {
-            Request::Append { .. } => unreachable!("appends are batched"),
-            Request::PutJob(meta) => {
-                if let Err(e) = self.store.put_job(&meta) {
-                    tracing::error!(job = %meta.job_id, error = %e, "cannot write a job's final state to the data dir (it is recomputed from its results on restart)");
-                }
-            }
-            Request::Remove(job) => {
-                self.known_len.remove(&job);
-                self.failed_bytes.remove(&job);
-                if let Err(e) = self.store.remove_job(&job.to_string()) {
-                    tracing::warn!(%job, error = %e, "cannot remove job files");
-                }
-            }
-            Request::Probe(job) => {
-                let size = self.failed_bytes.get(&job).copied().unwrap_or(4096);
-                let result = probe(&self.store.job_dir(&job.to_string()), size.min(MAX_PROBE))
-                    .map_err(|e| {
-                        format!(
-                            "cannot write {}: {e}",
-                            self.store.log_path(&job.to_string()).display()
-                        )
-                    });
-                out.push(Completion::Probed { job, result });
-            }
+    fn put_job(&mut self, meta: &v1::StoredJob) {
+        if let Err(e) = self.store.put_job(meta) {
+            tracing::error!(job = %meta.job_id, error = %e, "cannot write a job's final state to the data dir (it is recomputed from its results on restart)");
         }
+    }
+
+    fn remove(&mut self, job: JobId) {
+        self.known_len.remove(&job);
+        self.failed_bytes.remove(&job);
+        if let Err(e) = self.store.remove_job(&job.to_string()) {
+            tracing::warn!(%job, error = %e, "cannot remove job files");
+        }
+    }
+
+    /// Tries a write of the size that last failed for `job` in its directory.
+    fn probe(&mut self, job: JobId) -> Completion {
+        let size = self.failed_bytes.get(&job).copied().unwrap_or(4096);
+        let result =
+            probe(&self.store.job_dir(&job.to_string()), size.min(MAX_PROBE)).map_err(|e| {
+                format!(
+                    "cannot write {}: {e}",
+                    self.store.log_path(&job.to_string()).display()
+                )
+            });
+        Completion::Probed { job, result }
     }
 }
 

@@ -250,3 +250,94 @@ fn job_ids_print_and_parse_strictly() {
         JobId::new(JobId::MIN_TAG + 1, 1)
     );
 }
+
+/// Random orders of completions, store reports (success and failure), resumes and lost
+/// workers: a task is accepted again only after its write failed, a job succeeds exactly once
+/// and only with every task stored, and a paused job leases nothing.
+#[test]
+fn random_store_outcomes_keep_the_invariants() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeSet;
+    for seed in 0..300u64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut s = durable();
+        let tasks = rng.gen_range(1..12u32);
+        submit(&mut s, tasks as u64 * 10, 10);
+        let mut out = Vec::new();
+        for w in 1..=3 {
+            out.extend(join(&mut s, w, rng.gen_range(1..3)));
+        }
+        let (mut leased, mut storing, mut stored) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
+        let mut succeeded = 0;
+        for step in 0..2000u64 {
+            for a in out.drain(..) {
+                match a {
+                    Action::Lease {
+                        worker,
+                        task,
+                        attempt,
+                        ..
+                    } => {
+                        assert!(!s.job_paused(JobId(1)), "seed {seed}: leased while paused");
+                        leased.push((worker, task, attempt));
+                    }
+                    Action::Accept { task, .. } => {
+                        assert!(
+                            !storing.contains(&task) && !stored.contains(&task),
+                            "seed {seed}: task {task} accepted twice"
+                        );
+                        storing.insert(task);
+                    }
+                    Action::JobFinished { outcome, .. } => {
+                        assert_eq!(outcome, Outcome::Succeeded);
+                        assert_eq!(stored.len() as u32, tasks, "seed {seed}: holes");
+                        succeeded += 1;
+                    }
+                    _ => {}
+                }
+            }
+            if succeeded > 0 {
+                break;
+            }
+            let job = JobId(1);
+            let draining = step > 1500; // no more failures: let it finish
+            let e = match rng.gen_range(0..10) {
+                0..=3 if !leased.is_empty() => {
+                    let (worker, task, attempt) =
+                        leased.swap_remove(rng.gen_range(0..leased.len()));
+                    Event::TaskCompleted {
+                        worker,
+                        job,
+                        task,
+                        attempt,
+                    }
+                }
+                4..=5 if !storing.is_empty() => {
+                    let task = *storing.iter().next().unwrap();
+                    storing.remove(&task);
+                    stored.insert(task);
+                    Event::TaskStored { job, task }
+                }
+                6 if !storing.is_empty() && !draining => {
+                    let task = *storing.iter().next_back().unwrap();
+                    storing.remove(&task);
+                    Event::StoreFailed { job, task }
+                }
+                7 => Event::StoreResumed { job },
+                8 if !draining => {
+                    let worker = WorkerId(rng.gen_range(1..=3));
+                    leased.retain(|l| l.0 != worker);
+                    s.handle(step, Event::WorkerLost { worker });
+                    out.extend(join(&mut s, worker.0, 2));
+                    continue;
+                }
+                _ => Event::Credit {
+                    worker: WorkerId(rng.gen_range(1..=3)),
+                    credits: 1,
+                },
+            };
+            out.extend(s.handle(step, e));
+        }
+        assert_eq!(succeeded, 1, "seed {seed}: the job did not finish once");
+    }
+}
