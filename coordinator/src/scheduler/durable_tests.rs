@@ -265,7 +265,15 @@ fn random_store_outcomes_keep_the_invariants() {
         submit(&mut s, tasks as u64 * 10, 10);
         let mut out = Vec::new();
         for w in 1..=3 {
-            out.extend(join(&mut s, w, rng.gen_range(1..3)));
+            let worker = WorkerId(w);
+            let joined = Event::WorkerJoined {
+                worker,
+                cache_capacity: 0,
+                in_flight: vec![],
+            };
+            out.extend(s.handle(0, joined));
+            let credits = rng.gen_range(1..3);
+            out.extend(s.handle(0, Event::Credit { worker, credits }));
         }
         let (mut leased, mut storing, mut stored) = (Vec::new(), BTreeSet::new(), BTreeSet::new());
         let mut succeeded = 0;
@@ -327,9 +335,16 @@ fn random_store_outcomes_keep_the_invariants() {
                 8 if !draining => {
                     let worker = WorkerId(rng.gen_range(1..=3));
                     leased.retain(|l| l.0 != worker);
-                    s.handle(step, Event::WorkerLost { worker });
-                    out.extend(join(&mut s, worker.0, 2));
-                    continue;
+                    out.extend(s.handle(step, Event::WorkerLost { worker }));
+                    out.extend(s.handle(
+                        step,
+                        Event::WorkerJoined {
+                            worker,
+                            cache_capacity: 0,
+                            in_flight: vec![],
+                        },
+                    ));
+                    Event::Credit { worker, credits: 2 }
                 }
                 _ => Event::Credit {
                     worker: WorkerId(rng.gen_range(1..=3)),
@@ -338,6 +353,13 @@ fn random_store_outcomes_keep_the_invariants() {
             };
             out.extend(s.handle(step, e));
         }
-        assert_eq!(succeeded, 1, "seed {seed}: the job did not finish once");
+        if succeeded != 1 {
+            let j = &s.jobs[&JobId(1)];
+            panic!(
+                "seed {seed}: not finished: tasks {:?} paused {} pending {:?} storing {:?} stored {:?} leased {:?} workers {:?}",
+                j.tasks.iter().map(|t| (t.state, t.leases.clone())).collect::<Vec<_>>(),
+                j.paused, j.pending, storing, stored, leased, s.worker_counts()
+            );
+        }
     }
 }
