@@ -35,7 +35,7 @@ enum Request {
     Append {
         job: JobId,
         task: u32,
-        block: v1::ResultBlock,
+        block: Box<v1::ResultBlock>,
     },
     /// Replace a job's `job.pb` (its final state).
     PutJob(Box<v1::StoredJob>),
@@ -55,7 +55,7 @@ pub enum Completion {
         /// Its task.
         task: u32,
         /// The block, handed back to be released.
-        block: v1::ResultBlock,
+        block: Box<v1::ResultBlock>,
     },
     /// The block could not be written; it is dropped and its task must run again.
     Failed {
@@ -116,7 +116,11 @@ impl Journal {
 
     /// Queues an accepted result for writing.
     pub fn append(&self, job: JobId, task: u32, block: v1::ResultBlock) {
-        self.send(Request::Append { job, task, block });
+        self.send(Request::Append {
+            job,
+            task,
+            block: Box::new(block),
+        });
     }
 
     /// Queues a job's final state (written after every result queued before it).
@@ -178,7 +182,7 @@ impl Writer {
     /// requests in their order after the appends queued before them.
     fn process(&mut self, batch: Vec<Request>) -> Vec<Completion> {
         let mut out = Vec::new();
-        let mut appends: BTreeMap<JobId, Vec<(u32, v1::ResultBlock)>> = BTreeMap::new();
+        let mut appends: BTreeMap<JobId, Vec<(u32, Box<v1::ResultBlock>)>> = BTreeMap::new();
         for r in batch {
             match r {
                 Request::Append { job, task, block } => {
@@ -205,14 +209,15 @@ impl Writer {
 
     fn flush(
         &mut self,
-        appends: &mut BTreeMap<JobId, Vec<(u32, v1::ResultBlock)>>,
+        appends: &mut BTreeMap<JobId, Vec<(u32, Box<v1::ResultBlock>)>>,
         out: &mut Vec<Completion>,
     ) {
         for (job, records) in std::mem::take(appends) {
             let mut bytes = Vec::new();
             let mut kept = Vec::with_capacity(records.len());
             for (task, block) in records {
-                kept.push((task, store::encode_block(task, block, &mut bytes)));
+                let block = store::encode_block(task, *block, &mut bytes);
+                kept.push((task, Box::new(block)));
             }
             match self.append(job, &bytes) {
                 Ok(()) => {

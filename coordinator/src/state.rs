@@ -256,7 +256,7 @@ fn on_completion(inner: &mut Inner, now: u64, c: Completion) {
     match c {
         Completion::Stored { job, task, block } => {
             if let Some(rec) = inner.jobs.get_mut(&job) {
-                rec.store(task, block);
+                rec.store(task, *block);
             }
             apply_at(inner, now, Event::TaskStored { job, task }, None);
         }

@@ -330,8 +330,10 @@ fn pause_and_resume(
 fn wait_open(dir: &Path) -> Farm {
     let t0 = Instant::now();
     loop {
-        let mut config = CoordinatorConfig::default();
-        config.data_dir = Some(dir.to_path_buf());
+        let config = CoordinatorConfig {
+            data_dir: Some(dir.to_path_buf()),
+            ..Default::default()
+        };
         match Coordinator::open(config) {
             Ok(c) => {
                 drop(c);
