@@ -354,6 +354,8 @@ fn carry_out(inner: &mut Inner, action: Action, payload: &mut Option<v1::ResultB
                     Outcome::Cancelled => tracing::info!(%job, "job cancelled"),
                 }
                 rec.finish(outcome);
+                // A job that ended (cancelled while paused) is no longer waiting for the disk.
+                rec.set_journal_error(None);
                 if let Some(journal) = &inner.journal {
                     // Queued behind the job's last results, off the lock.
                     journal.put_job(rec.to_stored(job.to_string()));

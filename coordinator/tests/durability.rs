@@ -42,11 +42,18 @@ fn value(template: u64, signal: usize) -> f64 {
 }
 
 impl Farm {
-    fn open(dir: Option<&Path>) -> Farm {
+    fn config(dir: Option<&Path>) -> CoordinatorConfig {
         let mut config = CoordinatorConfig::default();
         config.scheduler.heartbeat_timeout_ms = u64::MAX / 2;
         config.data_dir = dir.map(Path::to_path_buf);
-        let coord = Coordinator::open(config).expect("open the coordinator");
+        config
+    }
+
+    fn open(dir: Option<&Path>) -> Farm {
+        Farm::with(Coordinator::open(Farm::config(dir)).expect("open the coordinator"))
+    }
+
+    fn with(coord: Coordinator) -> Farm {
         let mut inboxes = Vec::new();
         let mut inner = coord.lock();
         for i in 1..=4 {
@@ -327,18 +334,13 @@ fn pause_and_resume(
 }
 
 /// Opens a farm over `dir` once the previous coordinator (dropped) has let go of its lock.
+/// (It can take a moment: a process spawned meanwhile by another test holds a copy of the lock's
+/// descriptor between its fork and its exec.)
 fn wait_open(dir: &Path) -> Farm {
     let t0 = Instant::now();
     loop {
-        let config = CoordinatorConfig {
-            data_dir: Some(dir.to_path_buf()),
-            ..Default::default()
-        };
-        match Coordinator::open(config) {
-            Ok(c) => {
-                drop(c);
-                return Farm::open(Some(dir));
-            }
+        match Coordinator::open(Farm::config(Some(dir))) {
+            Ok(c) => return Farm::with(c),
             Err(e) if t0.elapsed() < Duration::from_secs(10) => {
                 let _ = e;
                 std::thread::sleep(Duration::from_millis(20));
