@@ -24,6 +24,7 @@ use prost::Message;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// A job read back from disk.
 #[derive(Debug)]
@@ -39,6 +40,9 @@ pub struct Recovered {
 pub struct Store {
     root: PathBuf,
     jobs: PathBuf,
+    /// The job number last written to `job-ids`: submissions write it concurrently (outside
+    /// the coordinator's lock), and the mark must only ever go up.
+    last_written: Arc<Mutex<u64>>,
 }
 
 impl Store {
@@ -49,6 +53,7 @@ impl Store {
         Ok(Store {
             root: dir.to_path_buf(),
             jobs,
+            last_written: Arc::new(Mutex::new(0)),
         })
     }
 
@@ -83,9 +88,16 @@ impl Store {
         }
     }
 
-    /// Records (fsynced) that job numbers up to `n` have been issued.
+    /// Records (fsynced) that job numbers up to `n` have been issued; a lower `n` than one
+    /// already recorded changes nothing.
     pub fn put_last_job_number(&self, n: u64) -> io::Result<()> {
-        replace(&self.root, "job-ids", format!("{n}\n").as_bytes())
+        let mut last = self.last_written.lock().unwrap_or_else(|p| p.into_inner());
+        if n <= *last {
+            return Ok(());
+        }
+        replace(&self.root, "job-ids", format!("{n}\n").as_bytes())?;
+        *last = n;
+        Ok(())
     }
 
     /// Deletes a job's files (retention).

@@ -95,7 +95,10 @@ impl Coordinator {
         inner.next_job += 1;
         let key = bank_key(&spec, &masses);
         let rec = JobRecord::new(spec, templates, chunk, grid);
-        if let Some(store) = &inner.store {
+        if let Some(store) = inner.store.clone() {
+            // The files are written (and fsynced) without the lock: leases, heartbeats and
+            // results go on meanwhile; the job joins the scheduler once it is on disk.
+            drop(inner);
             // The high-water mark first: even if this job's files are lost or later removed by
             // retention, its number is never handed out again.
             store
@@ -104,6 +107,7 @@ impl Coordinator {
                 .map_err(|e| {
                     Status::unavailable(format!("cannot record the job in the data dir: {e}"))
                 })?;
+            inner = self.lock();
         }
         tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), segments = grid.segments, segments_per_task = grid.per_task, "job submitted");
         inner.jobs.insert(id, rec);
