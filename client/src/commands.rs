@@ -302,6 +302,12 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
         .await
         .map_err(CliError::from_status)?
         .into_inner();
+    if !info.journal_error.is_empty() {
+        eprintln!(
+            "warning: {} is paused until the coordinator can store results again: {}",
+            cmd.job, info.journal_error
+        );
+    }
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
     let masses = spec.bank.masses(u64::MAX)?;
     wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, Extra::default()).await
@@ -350,29 +356,27 @@ pub async fn jobs(remote: Remote) -> Result<(), CliError> {
         next_page_token: String::new(),
     };
     println!(
-        "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  BANK / ERROR",
+        "{:<13} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  BANK / ERROR",
         "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]"
     );
     for j in list.jobs {
         let done = format!("{}/{}", j.templates_done, j.templates_total);
-        let tail = esc(
-            if j.error.is_empty() {
-                &j.bank
-            } else {
-                &j.error
-            },
-            1024,
-        );
+        // A job whose results cannot be stored is paused (it resumes by itself).
+        let (state, tail) = match (j.journal_error.is_empty(), j.error.is_empty()) {
+            (false, _) => ("paused".into(), format!("journal: {}", j.journal_error)),
+            (true, true) => (state_name(j.state), j.bank),
+            (true, false) => (state_name(j.state), j.error),
+        };
         println!(
-            "{:<10} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9.3}  {}",
+            "{:<13} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9.3}  {}",
             esc(&j.job_id, 40),
-            state_name(j.state),
+            state,
             done,
             j.signals,
             j.attempts,
             j.failures,
             j.wall_seconds,
-            tail
+            esc(&tail, 1024)
         );
     }
     Ok(())

@@ -49,6 +49,7 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
         convention: chirpfarm_proto::convention_to_proto(rec.spec.convention),
         wall_seconds: rec.wall_seconds,
         spec: Some(rec.wire_spec.clone()),
+        journal_error: rec.journal_error.clone().unwrap_or_default(),
     }
 }
 

@@ -38,6 +38,10 @@ pub struct JobRecord {
     started: Instant,
     /// Seconds from submission to completion.
     pub wall_seconds: f64,
+    /// Why the job is paused: its last journal write (or probe) failed. `None` when writes work.
+    pub journal_error: Option<String>,
+    /// A probe of the data dir is queued for this paused job (one at a time).
+    pub probing: bool,
     /// Bumped on every change; watchers wait on it.
     notify: watch::Sender<u64>,
     /// Who submitted it (the client's address), for the per-client queue limit; empty for jobs
@@ -69,6 +73,8 @@ impl JobRecord {
             finished: None,
             started: Instant::now(),
             wall_seconds: 0.0,
+            journal_error: None,
+            probing: false,
             notify: watch::channel(0).0,
             owner: String::new(),
         }
@@ -112,23 +118,52 @@ impl JobRecord {
 
     /// Rebuilds a job from the store: its spec, its stored blocks, and its outcome if it had
     /// ended. Returns the accepted task indices too. Fails if the stored spec is unusable.
+    ///
+    /// Nothing is taken on trust: counts that disagree with the spec are corrected from the spec,
+    /// a block that does not fit its task (range, segments, signal count, lengths) is dropped,
+    /// and a job recorded as succeeded with results missing is resumed rather than kept with
+    /// holes. Each correction is logged as a warning.
     pub fn restore(
         stored: &v1::StoredJob,
         blocks: Vec<(u32, v1::ResultBlock)>,
     ) -> Result<(JobRecord, Vec<u32>), String> {
+        let job = stored.job_id.as_str();
         let spec =
             chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
         let grid = match &spec.data {
             Some(d) => {
                 let segments = d.validate().map_err(|e| e.to_string())?.len() as u32;
-                SegmentGrid {
-                    segments,
-                    per_task: stored.segments_per_task.clamp(1, segments.max(1)),
+                let per_task = stored.segments_per_task.clamp(1, segments.max(1));
+                if per_task != stored.segments_per_task {
+                    tracing::warn!(
+                        job,
+                        stored = stored.segments_per_task,
+                        used = per_task,
+                        "job.pb: segments per task disagree with the data; corrected"
+                    );
                 }
+                SegmentGrid { segments, per_task }
             }
             None => SegmentGrid::NONE,
         };
-        let mut rec = JobRecord::new(spec, stored.templates, stored.chunk, grid);
+        let in_spec = spec.bank.masses(u64::MAX).map_err(|e| e.to_string())?.len() as u64;
+        if in_spec != stored.templates {
+            tracing::warn!(
+                job,
+                stored = stored.templates,
+                in_spec,
+                "job.pb: template count disagrees with the bank; using the bank's"
+            );
+        }
+        let chunk = match stored.chunk {
+            0 => {
+                let c = crate::chunk::auto_chunk(in_spec, spec.signals.len() as u64, 1);
+                tracing::warn!(job, used = c, "job.pb: zero templates per task; re-chunked");
+                c
+            }
+            c => c,
+        };
+        let mut rec = JobRecord::new(spec, in_spec, chunk, grid);
         let from_ms = |ms: u64| UNIX_EPOCH + std::time::Duration::from_millis(ms);
         rec.submitted = from_ms(stored.submitted_unix_ms);
         // Keep measuring wall time from the original submission.
@@ -137,14 +172,40 @@ impl JobRecord {
             .unwrap_or_default();
         rec.started = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
         let mut done = Vec::new();
+        let mut misfits = 0;
         for (task, block) in blocks {
+            if let Err(why) = rec.check_block(task, &block) {
+                misfits += 1;
+                if misfits <= 3 {
+                    tracing::warn!(job, task, %why, "stored block does not fit its task; dropped (the task runs again)");
+                }
+                continue;
+            }
             if rec.blocks.get(task as usize).is_some_and(|b| b.is_none()) {
                 done.push(task);
                 rec.store(task, block);
             }
         }
+        if misfits > 3 {
+            tracing::warn!(
+                job,
+                misfits,
+                "stored blocks that do not fit their tasks were dropped"
+            );
+        }
         let outcome = match v1::JobState::try_from(stored.state) {
-            Ok(v1::JobState::Succeeded) => Some(Outcome::Succeeded),
+            Ok(v1::JobState::Succeeded) if done.len() == rec.blocks.len() => {
+                Some(Outcome::Succeeded)
+            }
+            Ok(v1::JobState::Succeeded) => {
+                tracing::warn!(
+                    job,
+                    stored = done.len(),
+                    tasks = rec.blocks.len(),
+                    "recorded as succeeded but results are missing: resuming the missing tasks"
+                );
+                None
+            }
             Ok(v1::JobState::Failed) => Some(Outcome::Failed(stored.error.clone())),
             Ok(v1::JobState::Cancelled) => Some(Outcome::Cancelled),
             _ => None,
@@ -155,6 +216,57 @@ impl JobRecord {
             rec.wall_seconds = stored.wall_seconds;
         }
         Ok((rec, done))
+    }
+
+    /// The bank range, count and segments task `task` must have, if it exists.
+    fn task_shape(&self, task: u32) -> Option<(u64, u32, (u32, u32))> {
+        if task as usize >= self.blocks.len() {
+            return None;
+        }
+        let per_group = self.per_group();
+        let (g, i) = (task as u64 / per_group, task as u64 % per_group);
+        let start = i * self.chunk.max(1) as u64;
+        let count = (self.templates - start).min(self.chunk.max(1) as u64) as u32;
+        Some((start, count, self.grid.group_range(g as u32)))
+    }
+
+    /// Checks that a block read from disk is shaped like its task's result (so that releasing,
+    /// slicing or printing it cannot go wrong).
+    pub fn check_block(&self, task: u32, b: &v1::ResultBlock) -> Result<(), String> {
+        let (start, count, segs) = self.task_shape(task).ok_or("no such task")?;
+        if (b.start, b.count, (b.segment_start, b.segment_count)) != (start, count, segs) {
+            return Err(format!(
+                "holds templates {}+{} segments {}+{}; the task is {start}+{count} segments {}+{}",
+                b.start, b.count, b.segment_start, b.segment_count, segs.0, segs.1
+            ));
+        }
+        match (&self.spec.data, &b.data) {
+            (Some(spec), Some(d)) => {
+                crate::check::check_data_result(spec, &self.segments, (start, count), segs, d)
+            }
+            (None, None) => {
+                let n = count as usize;
+                let ok = b.signals.len() == self.spec.signals.len()
+                    && b.signals
+                        .iter()
+                        .all(|s| s.snr.len() == n && s.lag_seconds.len() == n);
+                ok.then_some(()).ok_or_else(|| {
+                    format!(
+                        "expected {} signals × {count} values",
+                        self.spec.signals.len()
+                    )
+                })
+            }
+            _ => Err("result kind does not match the search (signal vs data)".into()),
+        }
+    }
+
+    /// Records (or clears) the journal error that pauses the job, waking watchers on a change.
+    pub fn set_journal_error(&mut self, error: Option<String>) {
+        if self.journal_error != error {
+            self.journal_error = error;
+            self.notify.send_modify(|v| *v += 1);
+        }
     }
 
     /// Stores a task's accepted block and wakes watchers.

@@ -10,7 +10,9 @@
 //! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
 //! * [`blobs`]: content-addressed blobs (strain samples, noise spectra) uploaded by clients and
 //!   fetched by workers, bounded in memory and kept on disk with `--data-dir`.
-//! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, fsynced).
+//! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, checksummed
+//!   ([`record`]) and fsynced); [`journal`]: the thread that appends results with group commit;
+//!   [`recover`]: reading it all back at start; [`datadir`]: the data dir's lock.
 //! * [`submit`]: accepting a search (validation, sizing, durable record) for any caller.
 //! * [`identity`]: worker identities and the per-session secrets that prove them.
 //! * [`check`]: checking a worker's data result against its task before it is accepted.
@@ -24,9 +26,13 @@ pub mod blobs;
 pub mod check;
 pub mod chunk;
 pub mod client_service;
+pub mod datadir;
 pub mod identity;
 pub mod jobs;
+pub mod journal;
 pub mod limits;
+pub mod record;
+pub mod recover;
 pub mod scheduler;
 pub mod server;
 pub mod sim;

@@ -31,9 +31,10 @@ struct Args {
     /// an upload that does not fit is refused. A 4096 s file at 4096 Hz is 128 MiB.
     #[arg(long, default_value_t = 4096, value_name = "MIB")]
     max_blob_mb: u64,
-    /// Directory for durable state (jobs and every accepted result, fsynced before release).
-    /// A coordinator restarted on the same directory resumes its jobs without recomputing
-    /// stored results. Without it, state lives in memory only.
+    /// Directory for durable state (jobs and every accepted result, checksummed and fsynced
+    /// before release). A coordinator restarted on the same directory resumes its jobs without
+    /// recomputing stored results; one coordinator at a time (DATA_DIR/lock). Without it,
+    /// state lives in memory only and job ids carry a per-instance tag (job-kq3x-1).
     #[arg(long, env = "CHIRPFARM_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// How long finished jobs are kept before removal: a number with a unit, s, m, h or d.
@@ -63,13 +64,16 @@ struct Args {
     max_watch_streams: usize,
 }
 
-/// Parses `90s`, `30m`, `12h`, `7d` (a bare number means seconds).
+/// Parses `90s`, `30m`, `12h`, `7d`. The unit is required: a bare `7` could mean 7 seconds or
+/// 7 days, and guessing wrong deletes results early.
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
-    let (num, unit) = match t.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&t[..i], &t[i..]),
-        None => (t, "s"),
+    let Some(i) = t.find(|c: char| c.is_ascii_alphabetic()) else {
+        return Err(format!(
+            "{text:?} has no unit: write a number with s, m, h or d (e.g. 90s, 30m, 12h, 7d)"
+        ));
     };
+    let (num, unit) = (&t[..i], &t[i..]);
     let n: f64 = num
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 12h or 7d"))?;
@@ -124,18 +128,6 @@ async fn main() -> ExitCode {
         },
         None => None,
     };
-    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(1);
-        }
-    };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(address = %addr, auth = token.is_some(), "chirpfarm-coordinator listening on {addr}");
     let config = CoordinatorConfig {
         scheduler: Config {
             heartbeat_timeout_ms: (args.heartbeat_timeout * 1000.0) as u64,
@@ -158,9 +150,36 @@ async fn main() -> ExitCode {
             max_tasks_per_job: args.max_tasks_per_job,
             max_watch_streams: args.max_watch_streams,
         },
+        ..Default::default()
     };
-    match chirpfarm_coordinator::serve(config, listener, token, chirpfarm_proto::shutdown::signal())
-        .await
+    // The data dir (lock, checks, recovery) before listening: a coordinator that cannot keep
+    // its promise of durability never accepts a connection.
+    let coord = match chirpfarm_coordinator::Coordinator::open(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(1);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %addr, auth = token.is_some(), "chirpfarm-coordinator listening on {addr}");
+    match chirpfarm_coordinator::serve_coordinator(
+        coord,
+        listener,
+        token,
+        chirpfarm_proto::shutdown::signal(),
+    )
+    .await
     {
         Ok(()) => {
             tracing::info!("coordinator stopped");
@@ -170,5 +189,20 @@ async fn main() -> ExitCode {
             eprintln!("error: server failed: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_need_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
+        let e = parse_duration("7").unwrap_err();
+        assert!(e.contains("no unit") && e.contains("s, m, h or d"), "{e}");
+        assert!(parse_duration("7y").is_err());
     }
 }

@@ -20,9 +20,9 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 /// Why the coordinator could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The data dir could not be opened or read.
-    #[error("data dir: {0}")]
-    Store(std::io::Error),
+    /// The data dir could not be opened, locked or read (the message names the path).
+    #[error("{0}")]
+    Store(crate::datadir::DataDirError),
     /// The gRPC server failed.
     #[error("server: {0}")]
     Transport(tonic::transport::Error),

@@ -139,15 +139,24 @@ impl Coordinator {
                 limits.max_tasks_per_job
             )));
         }
-        let id = JobId(inner.next_job);
+        let id = JobId::new(inner.id_tag, inner.next_job);
         inner.next_job += 1;
         let key = bank_key(&spec, &masses);
         let mut rec = JobRecord::new(spec, templates, chunk, grid);
         rec.owner = owner.to_string();
-        if let Some(store) = &inner.store {
-            store.put_job(&rec.to_stored(id.to_string())).map_err(|e| {
-                Status::unavailable(format!("cannot record the job in the data dir: {e}"))
-            })?;
+        if let Some(store) = inner.store.clone() {
+            // The files are written (and fsynced) without the lock: leases, heartbeats and
+            // results go on meanwhile; the job joins the scheduler once it is on disk.
+            drop(inner);
+            // The high-water mark first: even if this job's files are lost or later removed by
+            // retention, its number is never handed out again.
+            store
+                .put_last_job_number(id.number())
+                .and_then(|()| store.put_job(&rec.to_stored(id.to_string())))
+                .map_err(|e| {
+                    Status::unavailable(format!("cannot record the job in the data dir: {e}"))
+                })?;
+            inner = self.lock();
         }
         tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), segments = grid.segments, segments_per_task = grid.per_task, "job submitted");
         inner.jobs.insert(id, rec);

@@ -5,7 +5,7 @@
 
 use crate::scheduler::{Event, JobId, WorkerId};
 use crate::state::{Coordinator, Session};
-use chirpfarm_core::logging::{escape, RateLimit};
+use chirpfarm_core::logging::escape;
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::worker_message::Msg;
 use chirpfarm_proto::v1::worker_session_server::WorkerSession;
@@ -153,17 +153,9 @@ impl WorkerSession for WorkerService {
                     Some((job, u32::try_from(t.task).ok()?, t.attempt))
                 })
                 .collect();
-            inner.sessions.insert(
-                worker,
-                Session {
-                    tx,
-                    epoch,
-                    register,
-                    templates_cached: 0,
-                    last_seen: Instant::now(),
-                    rejections: RateLimit::new(5, std::time::Duration::from_secs(10)),
-                },
-            );
+            inner
+                .sessions
+                .insert(worker, Session::new(tx, epoch, register));
             self.coord.apply(
                 &mut inner,
                 Event::WorkerJoined {

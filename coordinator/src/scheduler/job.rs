@@ -10,8 +10,18 @@ pub enum TaskState {
     Pending,
     /// Leased to one or more workers (more than one only for speculative copies).
     Leased,
-    /// Its result was accepted.
+    /// A result was accepted and is being written to the journal; it is released (and the task
+    /// counts as done) only once the write succeeded, and goes back to pending if it failed.
+    Storing,
+    /// Its result was accepted and stored.
     Done,
+}
+
+impl TaskState {
+    /// Whether a result was accepted (being stored or stored): later results are dropped.
+    pub fn has_result(self) -> bool {
+        matches!(self, TaskState::Storing | TaskState::Done)
+    }
 }
 
 /// Where a job is in its life.
@@ -139,6 +149,10 @@ pub(super) struct Job {
     pub state: JobState,
     pub bank_key: u64,
     pub next_attempt: u64,
+    /// The journal could not store a result: no leases and no results until it works again.
+    pub paused: bool,
+    /// Tasks whose accepted result is being written.
+    pub storing: u32,
     pub attempts: u32,
     pub failures: u32,
     /// Sum and count of accepted tasks' run times, for straggler detection.
@@ -181,6 +195,8 @@ impl Job {
             state,
             bank_key,
             next_attempt: 1,
+            paused: false,
+            storing: 0,
             attempts: 0,
             failures: 0,
             run_ms_sum: 0,

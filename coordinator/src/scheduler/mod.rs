@@ -24,17 +24,26 @@
 //!   is the only one accepted.
 //! * **Failures**: a task that fails to execute [`MAX_TASK_FAILURES`] times fails its job with the
 //!   task's bank range and the last reason; a lost worker does not count as a failure.
+//! * **Durability**: with a journal ([`Scheduler::with_store_acks`]), an accepted result is first
+//!   *storing*; the task is done (and its job can succeed) only once the shell reports it stored
+//!   ([`Event::TaskStored`]); without one, accepting is storing (the block goes to memory). A failed write
+//!   ([`Event::StoreFailed`]) puts the task back to pending (not a failure of the task) and pauses
+//!   its job — no leases, no results — until [`Event::StoreResumed`].
 //! * **Liveness**: a worker not heard from for `heartbeat_timeout_ms` is dropped and its leases go
 //!   back to the pending set.
 
+mod ids;
 mod job;
 mod worker;
 
+#[cfg(test)]
+mod durable_tests;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
+pub use ids::JobId;
 use job::Job;
 pub use job::{JobState, Outcome, SegmentGrid, TaskState};
 use worker::Worker;
@@ -48,19 +57,9 @@ pub const MIN_STRAGGLER_MS: u64 = 1000;
 /// Executing attempts of one task that may fail before its job fails.
 pub const MAX_TASK_FAILURES: u32 = 3;
 
-/// Identifies a job; allocated by the shell, never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JobId(pub u64);
-
 /// Identifies a worker session identity; allocated by the shell, kept across reconnects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct WorkerId(pub u64);
-
-impl std::fmt::Display for JobId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "job-{}", self.0)
-    }
-}
 
 impl std::fmt::Display for WorkerId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,6 +162,26 @@ pub enum Event {
     Tick,
     /// The coordinator is shutting down: lease nothing more (running leases may finish).
     StopLeasing,
+    /// The accepted result of a task (see [`Action::Accept`]) is durable: the task is done.
+    TaskStored {
+        /// Which job.
+        job: JobId,
+        /// Task index.
+        task: u32,
+    },
+    /// The accepted result of a task could not be stored: the task goes back to pending (not
+    /// counted as a failure) and the job pauses until [`Event::StoreResumed`].
+    StoreFailed {
+        /// Which job.
+        job: JobId,
+        /// Task index.
+        task: u32,
+    },
+    /// The journal of a paused job works again: lease and accept its tasks again.
+    StoreResumed {
+        /// Which job.
+        job: JobId,
+    },
 }
 
 /// Something the shell must do.
@@ -203,7 +222,8 @@ pub enum Action {
         /// The revoked attempt.
         attempt: u64,
     },
-    /// The result the shell is holding for this task is the accepted one: store it.
+    /// The result the shell is holding for this task is the accepted one: store it, then report
+    /// [`Event::TaskStored`] (or [`Event::StoreFailed`]). Nothing of it may be released before.
     Accept {
         /// Which job.
         job: JobId,
@@ -256,6 +276,8 @@ pub struct Scheduler {
     stopped: bool,
     /// The worker that most recently computed each bank block (affinity index).
     holders: HashMap<(u64, u64), WorkerId>,
+    /// Accepted results must be reported stored before their tasks count as done.
+    store_acks: bool,
 }
 
 /// Departed workers remembered for affinity.
@@ -272,7 +294,16 @@ impl Scheduler {
             departed: HashMap::new(),
             stopped: false,
             holders: HashMap::new(),
+            store_acks: false,
         }
+    }
+
+    /// A scheduler for a shell with a journal: an accepted result is *storing* until the shell
+    /// reports [`Event::TaskStored`] or [`Event::StoreFailed`]. (Without a journal the shell
+    /// keeps the block in memory in the same step, so a round trip would only cost time.)
+    pub fn with_store_acks(mut self) -> Scheduler {
+        self.store_acks = true;
+        self
     }
 
     /// Applies one event at time `now_ms` and returns what the shell must do, in order.
@@ -318,7 +349,7 @@ impl Scheduler {
                 j.next_attempt = attempt_base.max(1);
                 for t in done {
                     if let Some(task) = j.tasks.get_mut(t as usize) {
-                        if task.state != TaskState::Done {
+                        if !task.state.has_result() {
                             task.state = TaskState::Done;
                             j.pending.remove(&t);
                             j.done += 1;
@@ -396,6 +427,26 @@ impl Scheduler {
                 }
             }
             Event::StopLeasing => self.stopped = true,
+            Event::TaskStored { job, task } => self.on_stored(job, task, &mut out),
+            Event::StoreFailed { job, task } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    if let Some(t) = j.tasks.get_mut(task as usize) {
+                        if t.state == TaskState::Storing {
+                            j.storing -= 1;
+                            t.state = TaskState::Pending;
+                            if !j.state.is_final() {
+                                j.paused = true;
+                                j.pending.insert(task);
+                            }
+                        }
+                    }
+                }
+            }
+            Event::StoreResumed { job } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.paused = false;
+                }
+            }
             Event::Tick => {
                 let timeout = self.config.heartbeat_timeout_ms;
                 let dead: Vec<WorkerId> = self
@@ -446,13 +497,27 @@ impl Scheduler {
                 self.holders.insert(b, worker);
             }
         }
-        if matches!(t.state, TaskState::Done) || job.state.is_final() {
+        if t.state.has_result() || job.state.is_final() {
+            return;
+        }
+        if job.paused {
+            // The journal is failing: the result cannot be made durable, so it is not taken;
+            // the task runs again once the job resumes.
+            if t.leases.is_empty() {
+                t.state = TaskState::Pending;
+                job.pending.insert(task);
+            }
             return;
         }
         // First valid result wins; revoke any speculative copies.
         let others: Vec<(WorkerId, u64, u64)> = t.leases.drain(..).collect();
-        t.state = TaskState::Done;
-        job.done += 1;
+        if self.store_acks {
+            t.state = TaskState::Storing;
+            job.storing += 1;
+        } else {
+            t.state = TaskState::Done;
+            job.done += 1;
+        }
         job.run_ms_sum += now_ms.saturating_sub(leased_at);
         job.run_count += 1;
         out.push(Action::Accept { job: job_id, task });
@@ -467,6 +532,28 @@ impl Scheduler {
                 attempt: a,
             });
         }
+        if job.done as usize == job.tasks.len() {
+            self.finish_job(job_id, Outcome::Succeeded, out);
+        }
+    }
+
+    /// A task's accepted result is durable: the task is done, and its job succeeds with its last.
+    fn on_stored(&mut self, job_id: JobId, task: u32, out: &mut Vec<Action>) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let Some(t) = job.tasks.get_mut(task as usize) else {
+            return;
+        };
+        if t.state != TaskState::Storing {
+            return;
+        }
+        t.state = TaskState::Done;
+        job.storing -= 1;
+        if job.state.is_final() {
+            return; // cancelled while it was being written
+        }
+        job.done += 1;
         if job.done as usize == job.tasks.len() {
             self.finish_job(job_id, Outcome::Succeeded, out);
         }
@@ -493,7 +580,7 @@ impl Scheduler {
         if let Some(w) = self.workers.get_mut(&worker) {
             w.leases.remove(&(job_id, task, attempt));
         }
-        if job.state.is_final() || matches!(t.state, TaskState::Done) {
+        if job.state.is_final() || t.state.has_result() {
             return;
         }
         t.failures += 1;
@@ -542,7 +629,7 @@ impl Scheduler {
                 && attempt < j.next_attempt
                 && j.tasks
                     .get(task as usize)
-                    .is_some_and(|t| t.state != TaskState::Done)
+                    .is_some_and(|t| !t.state.has_result())
         });
         if !usable {
             out.push(Action::Revoke {
@@ -583,10 +670,7 @@ impl Scheduler {
             if let Some(job) = self.jobs.get_mut(&job_id) {
                 if let Some(t) = job.tasks.get_mut(task as usize) {
                     t.remove_lease(worker, attempt);
-                    if t.leases.is_empty()
-                        && !matches!(t.state, TaskState::Done)
-                        && !job.state.is_final()
-                    {
+                    if t.leases.is_empty() && !t.state.has_result() && !job.state.is_final() {
                         t.state = TaskState::Pending;
                         job.pending.insert(task);
                     }
@@ -691,7 +775,7 @@ impl Scheduler {
         let mut found: Vec<(u64, JobId, u32, WorkerId)> = Vec::new();
         for job_id in &self.rotation {
             let job = &self.jobs[job_id];
-            if !job.pending.is_empty() || job.state.is_final() {
+            if !job.pending.is_empty() || job.state.is_final() || job.paused {
                 continue;
             }
             let Some(mean) = job.mean_run_ms() else {
@@ -717,7 +801,7 @@ impl Scheduler {
             let job_id = *self.rotation.front()?;
             self.rotation.rotate_left(1);
             let job = &self.jobs[&job_id];
-            if job.pending.is_empty() {
+            if job.pending.is_empty() || job.paused {
                 continue;
             }
             let w = &self.workers[&wid];
@@ -789,6 +873,16 @@ impl Scheduler {
             .get(&job)
             .and_then(|j| j.tasks.get(task as usize))
             .map(|t| t.segments)
+    }
+
+    /// Number of accepted results not yet reported stored or failed, over all jobs.
+    pub fn storing(&self) -> usize {
+        self.jobs.values().map(|j| j.storing as usize).sum()
+    }
+
+    /// Whether a job is paused because its results cannot be stored.
+    pub fn job_paused(&self, job: JobId) -> bool {
+        self.jobs.get(&job).is_some_and(|j| j.paused)
     }
 
     /// Number of active leases over all workers.
