@@ -117,7 +117,7 @@ pub async fn connect(endpoint: &Endpoint) -> Result<tonic::transport::Channel, S
     endpoint
         .connect()
         .await
-        .map_err(|e| explain(&endpoint.uri().to_string(), &e))
+        .map_err(|e| explain(endpoint.uri().to_string().trim_end_matches('/'), &e))
 }
 
 /// Says why connecting to `url` failed, with a hint when the failure has a known cause: an
