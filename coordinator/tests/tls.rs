@@ -253,3 +253,63 @@ async fn silent_sockets_neither_lock_out_clients_nor_linger() {
         assert_eq!(list_workers(&ch, None).await.unwrap(), 0);
     }
 }
+
+/// A `MakeWriter` collecting log output in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn refusals(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .filter(|l| l.contains("refused a request"))
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_logged_with_the_peer_at_most_once_a_second() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // A current-thread runtime: the server's tasks log through this subscriber too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (addr, _stop) = start(Security {
+        access: split_tokens(),
+        ..Security::default()
+    })
+    .await;
+    let ch = channel(&format!("http://{addr}"), &ClientTls::none())
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        assert!(list_workers(&ch, Some("guess")).await.is_err());
+    }
+    let lines = log.refusals();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("peer=127.0.0.1:"), "{}", lines[0]);
+    assert!(lines[0].contains("suppressed=0"), "{}", lines[0]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(list_workers(&ch, Some("worker-secret")).await.is_err());
+    let lines = log.refusals();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[1].contains("suppressed=4") && lines[1].contains("this is a worker token"),
+        "{}",
+        lines[1]
+    );
+}
