@@ -8,9 +8,11 @@
 //!   it is closed at once;
 //! * waits in its **own task** for its first bytes, so a silent socket never delays the accept
 //!   of the next one, and is closed when none arrive within `--handshake-timeout`;
-//! * keeps that deadline until it has sent the whole HTTP/2 preface (plaintext) or finished the
-//!   TLS handshake (tonic's acceptor applies the same timeout): [`ConnIo`] fails its reads when
-//!   the deadline passes first.
+//! * keeps that deadline until its first gRPC request arrives: [`ConnIo`] fails its reads when
+//!   the deadline passes first, and the [`Speaking`] interceptor lifts it. This covers every
+//!   way of stalling — no bytes, half a TLS handshake, TLS done but no HTTP/2 preface, a preface
+//!   but no request — without looking inside TLS. (Clients send their first call right after
+//!   connecting; an idle connection after that is HTTP/2 keepalive's business.)
 //!
 //! Accept errors that concern the listener (out of file descriptors, of memory) pause the loop
 //! for 10–100 ms instead of retrying at once. Refusals are logged at most once a second, with a
@@ -21,7 +23,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,7 +31,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
-use tonic::transport::server::{Connected, TcpConnectInfo};
+use tonic::service::Interceptor;
+use tonic::transport::server::{Connected, TcpConnectInfo, TlsConnectInfo};
+use tonic::{Request, Status};
 
 /// The HTTP/2 client preface every gRPC connection starts with (RFC 9113 §3.4).
 pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -209,34 +213,31 @@ async fn admit(
         }
         return;
     }
-    // Plaintext must send the whole preface in time; with TLS the acceptor's timeout covers the
-    // handshake, so any first bytes will do here.
-    let need = if tls { 0 } else { PREFACE.len() };
-    let _ = tx.send(ConnIo::new(stream, slot, deadline, need)).await;
+    let _ = tx.send(ConnIo::new(stream, slot, deadline)).await;
 }
 
 /// An accepted connection as the server sees it: the socket, its slot of the cap, and the
-/// handshake deadline that holds until the peer has sent enough to count as speaking.
+/// handshake deadline that holds until its first request arrives.
 #[derive(Debug)]
 pub struct ConnIo {
     /// The socket.
     stream: TcpStream,
     /// Held for the connection's life: the cap counts open connections, not accepts.
     _slot: Slot,
-    /// Fails reads once passed, until `need` bytes have been read.
+    /// Fails reads once passed, unless `spoke` was set first.
     deadline: Option<Pin<Box<Sleep>>>,
-    /// Bytes still to read before the deadline is lifted.
-    need: usize,
+    /// Set by [`Speaking`] when a request arrives on this connection.
+    spoke: Arc<AtomicBool>,
 }
 
 impl ConnIo {
-    /// Wraps `stream`; reads fail after `deadline` until `need` bytes have been read.
-    fn new(stream: TcpStream, slot: Slot, deadline: Instant, need: usize) -> ConnIo {
+    /// Wraps `stream`; reads fail after `deadline` until a request has arrived.
+    fn new(stream: TcpStream, slot: Slot, deadline: Instant) -> ConnIo {
         ConnIo {
             stream,
             _slot: slot,
-            deadline: (need > 0).then(|| Box::pin(tokio::time::sleep_until(deadline))),
-            need,
+            deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            spoke: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -247,33 +248,27 @@ impl AsyncRead for ConnIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
         let this = &mut *self;
+        if this.deadline.is_some() && this.spoke.load(Ordering::Relaxed) {
+            this.deadline = None;
+        }
         match Pin::new(&mut this.stream).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                let got = buf.filled().len() - before;
-                this.need = this.need.saturating_sub(got);
-                if this.need == 0 {
-                    this.deadline = None;
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
                 // Registers the timer's waker too, so a silent peer is closed on time.
                 let expired = this
                     .deadline
                     .as_mut()
                     .is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                if expired {
+                if expired && !this.spoke.load(Ordering::Relaxed) {
                     Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::TimedOut,
-                        "peer did not complete the HTTP/2 preface in time",
+                        "no request within the handshake timeout",
                     )))
                 } else {
                     Poll::Pending
                 }
             }
+            ready => ready,
         }
     }
 }
@@ -309,12 +304,53 @@ impl AsyncWrite for ConnIo {
 }
 
 impl Connected for ConnIo {
-    /// The plain TCP info, so `Request::remote_addr()` (and, under TLS, `peer_certs()`) work as
-    /// for tonic's own listener.
-    type ConnectInfo = TcpConnectInfo;
+    /// The TCP addresses and this connection's "has spoken" flag.
+    type ConnectInfo = ConnInfo;
 
-    fn connect_info(&self) -> TcpConnectInfo {
-        self.stream.connect_info()
+    fn connect_info(&self) -> ConnInfo {
+        ConnInfo {
+            tcp: self.stream.connect_info(),
+            spoke: self.spoke.clone(),
+        }
+    }
+}
+
+/// What every request on a [`ConnIo`] carries in its extensions (inside tonic's
+/// `TlsConnectInfo` under TLS).
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Local and peer address.
+    pub tcp: TcpConnectInfo,
+    /// Lifts the connection's handshake deadline once set.
+    spoke: Arc<AtomicBool>,
+}
+
+/// An interceptor wrapping each service's gate: marks the connection as speaking (lifting its
+/// handshake deadline) and exposes the connection as tonic's own listener would, so
+/// `Request::remote_addr()` works and a verified TLS client certificate is visible to the gate
+/// ([`chirpfarm_proto::auth::ClientCertificate`]).
+#[derive(Debug, Clone)]
+pub struct Speaking<I>(pub I);
+
+impl<I: Interceptor> Interceptor for Speaking<I> {
+    fn call(&mut self, mut req: Request<()>) -> Result<Request<()>, Status> {
+        let ext = req.extensions();
+        let found = match ext.get::<TlsConnectInfo<ConnInfo>>() {
+            Some(t) => Some((
+                t.get_ref().clone(),
+                t.peer_certs().is_some_and(|c| !c.is_empty()),
+            )),
+            None => ext.get::<ConnInfo>().map(|i| (i.clone(), false)),
+        };
+        if let Some((info, certified)) = found {
+            info.spoke.store(true, Ordering::Relaxed);
+            req.extensions_mut().insert(info.tcp);
+            if certified {
+                req.extensions_mut()
+                    .insert(chirpfarm_proto::auth::ClientCertificate);
+            }
+        }
+        self.0.call(req)
     }
 }
 
@@ -383,7 +419,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_partial_preface_times_out() {
+    async fn no_request_in_time_fails_reads() {
         let limits = ConnLimits {
             handshake_timeout: Duration::from_millis(200),
             max_connections: 10,

@@ -2,6 +2,7 @@
 //! graceful stop when the shutdown future resolves.
 
 use crate::client_service::ClientService;
+use crate::conn::Speaking;
 use crate::security::Security;
 use crate::state::{Coordinator, CoordinatorConfig};
 use crate::worker_service::WorkerService;
@@ -86,8 +87,8 @@ pub async fn serve_coordinator(
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .add_service(InterceptedService::new(clients, client_gate))
-        .add_service(InterceptedService::new(workers, worker_gate))
+        .add_service(InterceptedService::new(clients, Speaking(client_gate)))
+        .add_service(InterceptedService::new(workers, Speaking(worker_gate)))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: no new submissions; letting running tasks finish");

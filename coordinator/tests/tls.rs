@@ -313,3 +313,74 @@ async fn refusals_are_logged_with_the_peer_at_most_once_a_second() {
         lines[1]
     );
 }
+
+/// Reads until the server closes the connection; the time that took.
+async fn until_closed(mut s: impl tokio::io::AsyncRead + Unpin) -> Duration {
+    use tokio::io::AsyncReadExt;
+    let t0 = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return t0.elapsed(),
+            Ok(Ok(_)) => {} // the server's TLS tickets and HTTP/2 SETTINGS
+            Err(_) => panic!("the server kept a stalled connection open for 10 s"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_that_stall_after_tls_or_the_preface_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+    let timeout = Duration::from_millis(1000);
+    let limits = ConnLimits {
+        handshake_timeout: timeout,
+        max_connections: 100,
+    };
+    let (addr, _stop) = start(Security {
+        tls: Some(server_tls(false)),
+        limits,
+        ..Security::default()
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(fixture("ca.pem")).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    // A complete TLS handshake, then nothing.
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let tls = connector.connect(name.clone(), tcp).await.unwrap();
+    let took = until_closed(tls).await;
+    assert!(took < timeout + Duration::from_secs(3), "{took:?}");
+    // TLS and the HTTP/2 preface, then nothing.
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    tls.write_all(chirpfarm_coordinator::conn::PREFACE)
+        .await
+        .unwrap();
+    let took = until_closed(tls).await;
+    assert!(took < timeout + Duration::from_secs(3), "{took:?}");
+    // Plaintext: the preface, then nothing.
+    let (addr, _stop) = start(Security {
+        limits,
+        ..Security::default()
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(chirpfarm_coordinator::conn::PREFACE)
+        .await
+        .unwrap();
+    let took = until_closed(tcp).await;
+    assert!(took < timeout + Duration::from_secs(3), "{took:?}");
+}

@@ -180,6 +180,12 @@ fn bearer(header: &[u8]) -> &str {
     text.strip_prefix("Bearer ").unwrap_or(text)
 }
 
+/// Request extension saying that the connection presented a TLS client certificate that the
+/// TLS layer verified (set by the server's connection layer when its connection type hides
+/// tonic's own `peer_certs()`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientCertificate;
+
 /// A tonic interceptor admitting one role to one service under an [`Access`] policy; failures
 /// are logged (rate-limited) with the peer's address.
 #[derive(Clone, Debug)]
@@ -202,7 +208,8 @@ impl Gate {
 impl tonic::service::Interceptor for Gate {
     fn call(&mut self, req: Request<()>) -> Result<Request<()>, Status> {
         let header = req.metadata().get(TOKEN_HEADER).map(|v| v.as_bytes());
-        let has_cert = req.peer_certs().is_some_and(|c| !c.is_empty());
+        let has_cert = req.peer_certs().is_some_and(|c| !c.is_empty())
+            || req.extensions().get::<ClientCertificate>().is_some();
         match self.access.check(self.role, header, has_cert) {
             Ok(()) => Ok(req),
             Err(status) => {
