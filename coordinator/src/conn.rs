@@ -41,14 +41,15 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Limits on connections, from `--handshake-timeout` and `--max-connections`.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
-    /// How long a new connection may take to start speaking (TLS handshake and HTTP/2 preface).
+    /// How long a new connection may take to make its first request (TLS handshake, HTTP/2
+    /// preface, first call).
     pub handshake_timeout: Duration,
     /// Connections open at once, handshaking or serving; more are closed on accept.
     pub max_connections: usize,
 }
 
 impl Default for ConnLimits {
-    /// 10 s to start speaking, 4096 connections (a farm of a few hundred workers and its users
+    /// 10 s to the first request, 4096 connections (a farm of a few hundred workers and its users
     /// use a small fraction).
     fn default() -> ConnLimits {
         ConnLimits {
@@ -63,7 +64,7 @@ impl Default for ConnLimits {
 pub struct ConnStats {
     /// Connections open now (holding a slot).
     pub open: AtomicUsize,
-    /// Closed because they did not start speaking within the handshake timeout.
+    /// Closed because they sent nothing within the handshake timeout.
     pub timed_out: AtomicUsize,
     /// Closed at once because `max_connections` were open.
     pub over_limit: AtomicUsize,
@@ -88,7 +89,7 @@ struct Logs {
     wrong_protocol: RateLimited,
 }
 
-/// Starts accepting on `listener`; returns the connections that started speaking (for
+/// Starts accepting on `listener`; returns the connections that sent their first bytes (for
 /// `serve_with_incoming`) and the counters. The accept task ends when the returned receiver
 /// is dropped (the server stopped), closing the listener.
 pub fn incoming(

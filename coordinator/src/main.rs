@@ -43,8 +43,8 @@ struct Args {
     /// network, or TLS ended by a proxy in front).
     #[arg(long)]
     insecure: bool,
-    /// Seconds a new connection may take to start speaking (TLS handshake, HTTP/2 preface)
-    /// before it is closed.
+    /// Seconds a new connection may take to make its first request (TLS handshake, HTTP/2
+    /// preface, first call) before it is closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     handshake_timeout: f64,
     /// Connections open at once (handshaking or serving); more are closed on accept.
