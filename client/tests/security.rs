@@ -189,3 +189,72 @@ fn an_exposed_coordinator_needs_tls_and_tokens() {
         stderr(&out)
     );
 }
+
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0 // USER_HZ
+}
+
+#[test]
+fn out_of_file_descriptors_the_coordinator_pauses_instead_of_spinning() {
+    // 48 descriptors: the sockets below exhaust them, so accept() fails with EMFILE while
+    // connections wait in the backlog (a listener that is always "ready").
+    let addr = common::free_addr();
+    let script = format!(
+        "ulimit -n 48 && exec {} --listen {addr} --handshake-timeout 30",
+        bin("chirpfarm-coordinator").display()
+    );
+    let mut coord = common::Proc {
+        child: Command::new("bash")
+            .args(["-c", &script])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    };
+    let pid = coord.child.id();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut silent = Vec::new();
+    while silent.is_empty() {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => silent.push(s),
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(e) => panic!("coordinator did not listen: {e}"),
+        }
+    }
+    for _ in 0..80 {
+        silent.push(std::net::TcpStream::connect(&addr).unwrap());
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(pid) - before;
+    assert!(used < 0.5, "the coordinator used {used:.2} s of CPU in 2 s");
+    // The silent sockets go away; the coordinator serves again.
+    drop(silent);
+    let url = format!("http://{addr}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = chirpfarm(&["jobs", "--coordinator", &url]);
+        if out.status.success() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", stderr(&out));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        coord.child.try_wait().unwrap(),
+        None,
+        "the coordinator is still running"
+    );
+    coord.signal(15);
+}
