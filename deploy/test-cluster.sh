@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end test of the container deployment: builds the image (deploy/build-image.sh), starts
-# deploy/docker-compose.yml (a coordinator and 3 workers) under a unique project name, runs
-# searches through `docker-compose run --rm client` and compares them with the in-process
-# (embedded cluster) results of the same build, then injects faults while a 940-template ×
-# 10-signal job runs: kill a worker, pause one, cut one off the network, restart the
+# deploy/docker-compose.yml (a coordinator and 3 workers, over mutual TLS with certificates made
+# for the run by deploy/tls/make-dev-ca.sh) under a unique project name, checks that plaintext
+# is refused, runs searches through `docker-compose run --rm client` and compares them with the
+# in-process (embedded cluster) results of the same build, then injects faults while a
+# 940-template × 10-signal job runs: kill a worker, pause one, cut one off the network, restart the
 # coordinator (only when it has --data-dir). Prints one line per scenario:
 #
 #   scenario=<name> recovery_seconds=<s> identical=yes|no
@@ -71,11 +72,19 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/chirpfarm-test.XXXXXX")"
 chmod 0700 "$work" # the token below is 0644 (uid 65532 reads it in the containers)
 token_file="$work/token"
 (umask 022 && od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$token_file" && echo >>"$token_file")
+# TLS for this run: a throwaway CA, the coordinator's certificate (names `coordinator` and
+# 127.0.0.1) and the workers' client certificate. Like the token, readable by uid 65532.
+tls_dir="$work/tls"
+bash "$here/tls/make-dev-ca.sh" "$tls_dir" 2 2>/dev/null || fail "cannot make TLS certificates (openssl)"
+rm -f "$tls_dir/ca.key"
+chmod 0755 "$tls_dir"
+chmod 0644 "$tls_dir"/*.pem "$tls_dir"/*.key
 
 compose_files=(-f "$here/docker-compose.yml")
 # Compose settings for this run (see the header of docker-compose.yml).
 export CHIRPFARM_IMAGE="$image"
 export CHIRPFARM_TOKEN_FILE="$token_file"
+export CHIRPFARM_TLS_DIR="$tls_dir"
 export CHIRPFARM_BIND="127.0.0.1:" # a free loopback port, so runs never collide
 export CHIRPFARM_HEARTBEAT_TIMEOUT=3
 
@@ -128,6 +137,9 @@ services:
       - chirpfarm-coordinator
       - --listen=0.0.0.0:50051
       - --token-file=/run/secrets/chirpfarm_token
+      - --tls-cert=/run/chirpfarm/tls/server.pem
+      - --tls-key=/run/chirpfarm/tls/server.key
+      - --client-ca=/run/chirpfarm/tls/ca.pem
       - --heartbeat-timeout=$CHIRPFARM_HEARTBEAT_TIMEOUT
 $data_dir_arg
 EOF
@@ -143,12 +155,12 @@ refresh_coord_url() {
     local hostport
     hostport="$(dc_limit=30 dc port coordinator 50051 2>/dev/null | tail -n 1)" || hostport=""
     [ -n "$hostport" ] || return 1
-    coord_url="http://$hostport"
+    coord_url="https://$hostport"
 }
 # The host binary against the published loopback port (fast polling; also proves the port).
-hcli() { bounded 20 env -u CHIRPFARM_TOKEN "$host_cli" "$@" --coordinator "$coord_url" --token-file "$token_file"; }
+hcli() { bounded 20 env -u CHIRPFARM_TOKEN "$host_cli" "$@" --coordinator "$coord_url" --token-file "$token_file" --ca-file "$tls_dir/ca.pem"; }
 # The in-process embedded cluster of the same build (the reference).
-embedded() { bounded 180 env -u CHIRPFARM_COORDINATOR -u CHIRPFARM_TOKEN_FILE -u CHIRPFARM_TOKEN "$host_cli" "$@"; }
+embedded() { bounded 180 env -u CHIRPFARM_COORDINATOR -u CHIRPFARM_TOKEN_FILE -u CHIRPFARM_TOKEN -u CHIRPFARM_CA_FILE "$host_cli" "$@"; }
 # The image's client, as a user runs it.
 client() { dc_limit=180 dc run --rm -T client "$@" 2>>"$work/client.log"; }
 
@@ -179,6 +191,14 @@ log "waiting for the coordinator to be healthy and 3 workers to register"
 wait_until 60 "a healthy coordinator" coordinator_healthy || fail "the coordinator never became healthy"
 wait_until 60 "3 registered workers" have_workers 3 || fail "workers did not register"
 log "coordinator published at $coord_url; workers: $(worker_rows | awk '{printf "%s ", $1}')"
+
+# The published port speaks TLS only: a plaintext client is refused with an explanation.
+plain_out="$(bounded 20 env -u CHIRPFARM_TOKEN -u CHIRPFARM_CA_FILE "$host_cli" workers --coordinator "http://${coord_url#https://}" --token-file "$token_file" 2>&1)" &&
+    fail "a plaintext http:// request to the TLS coordinator succeeded"
+case "$plain_out" in
+*"requires TLS"*) log "plaintext http:// refused: $plain_out" ;;
+*) fail "unexpected answer to a plaintext request: $plain_out" ;;
+esac
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }

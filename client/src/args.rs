@@ -66,6 +66,10 @@ pub struct Remote {
     /// File holding the coordinator's shared secret (or set CHIRPFARM_TOKEN).
     #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the coordinator's certificate: needed for https://
+    /// coordinators, refused with http:// ones.
+    #[arg(long, env = "CHIRPFARM_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// What to search: bank, signals, convention.

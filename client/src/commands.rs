@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
 use crate::spec::{prepare, Prepared};
 use chirpfarm_core::SearchSpec;
+use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
 use std::io::Write;
 
@@ -32,7 +33,9 @@ pub(crate) async fn connect(remote: &Remote) -> Result<Conn, CliError> {
             "no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into(),
         )
     })?;
-    Conn::connect(url, token(remote)?).await
+    let tls =
+        ClientTls::from_files(remote.ca_file.as_deref(), None, None).map_err(CliError::Input)?;
+    Conn::connect(url, token(remote)?, tls).await
 }
 
 async fn submit_to(
@@ -207,7 +210,10 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
                     .unwrap_or(1)
             });
             let e = Embedded::start(Options::search(threads, cmd.search.chunk_size)).await?;
-            (Conn::connect(&e.url, None).await?, Some(e))
+            (
+                Conn::connect(&e.url, None, ClientTls::none()).await?,
+                Some(e),
+            )
         }
     };
     if cmd.detach && embedded.is_none() {

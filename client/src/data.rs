@@ -187,7 +187,7 @@ pub async fn upload(conn: &Conn, blobs: &[Blob]) -> Result<(), CliError> {
             }
         }));
         conn.client()
-            .upload_blob(conn.req(chunks))
+            .upload_blob(conn.stream_req(chunks))
             .await
             .map_err(CliError::from_status)?;
     }

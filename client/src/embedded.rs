@@ -70,7 +70,14 @@ impl Embedded {
         };
         let server = tokio::spawn(async move {
             let stop = wait_true(server_rx);
-            if let Err(e) = chirpfarm_coordinator::serve(config, listener, None, stop).await {
+            if let Err(e) = chirpfarm_coordinator::serve(
+                config,
+                listener,
+                chirpfarm_coordinator::Security::open(),
+                stop,
+            )
+            .await
+            {
                 tracing::error!("embedded coordinator failed: {e}");
             }
         });

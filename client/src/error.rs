@@ -41,7 +41,7 @@ impl CliError {
                 CliError::Input(msg)
             }
             Code::Unavailable => CliError::Unreachable(format!("coordinator unavailable: {msg}")),
-            Code::Unauthenticated => CliError::Input(msg),
+            Code::Unauthenticated | Code::PermissionDenied => CliError::Input(msg),
             _ => CliError::Failed(format!("{:?}: {msg}", s.code())),
         }
     }

@@ -4,10 +4,11 @@
 use crate::error::CliError;
 use crate::progress::Progress;
 use chirpfarm_core::TemplateResult;
+use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_client::ClientClient;
 use std::time::{Duration, Instant};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::Request;
 
 /// How long `search`/`watch` keep retrying a lost coordinator before giving up.
@@ -18,32 +19,49 @@ pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
 pub struct Conn {
     client: ClientClient<Channel>,
     token: Option<String>,
+    /// TLS settings, kept for reconnecting.
+    tls: ClientTls,
     /// The coordinator URL.
     pub url: String,
 }
 
+/// Deadline of every unary call (submit, cancel, list...). Streams (watch, uploads) have none:
+/// HTTP/2 keepalive notices a dead coordinator instead.
+pub const RPC_TIMEOUT: Duration = Duration::from_secs(60);
+
 impl Conn {
-    /// Connects to `url` (fails fast if nothing listens there).
-    pub async fn connect(url: &str, token: Option<String>) -> Result<Conn, CliError> {
-        let endpoint = Endpoint::from_shared(url.to_string())
-            .map_err(|e| CliError::Input(format!("bad coordinator address {url:?}: {e}")))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
-        let channel = endpoint.connect().await.map_err(|e| {
-            CliError::Unreachable(format!("cannot reach the coordinator at {url}: {e}"))
-        })?;
+    /// Connects to `url` (fails fast if nothing listens there, or if it does not speak the
+    /// URL's protocol: `https://` is TLS, `http://` plaintext, never one for the other).
+    pub async fn connect(
+        url: &str,
+        token: Option<String>,
+        tls: ClientTls,
+    ) -> Result<Conn, CliError> {
+        let endpoint = chirpfarm_proto::connect::endpoint(url, &tls).map_err(CliError::Input)?;
+        let channel = chirpfarm_proto::connect::connect(&endpoint)
+            .await
+            .map_err(CliError::Unreachable)?;
         let client = ClientClient::new(channel)
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
         Ok(Conn {
             client,
             token,
+            tls,
             url: url.to_string(),
         })
     }
 
-    /// Wraps a message in a request carrying the token.
+    /// Wraps a message in a unary request carrying the token and the [`RPC_TIMEOUT`] deadline.
     pub fn req<T>(&self, msg: T) -> Request<T> {
+        let mut r = self.stream_req(msg);
+        r.set_timeout(RPC_TIMEOUT);
+        r
+    }
+
+    /// Wraps a message in a streaming request carrying the token (no deadline: a watch may
+    /// last hours, an upload as long as the data takes).
+    pub fn stream_req<T>(&self, msg: T) -> Request<T> {
         let mut r = Request::new(msg);
         chirpfarm_proto::auth::attach_token(&mut r, self.token.as_deref());
         r
@@ -162,7 +180,8 @@ pub async fn collect(
                 }
                 progress.message(&format!("coordinator lost ({why}); reconnecting..."));
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                if let Ok(c) = Conn::connect(&conn.url, conn.token.clone()).await {
+                if let Ok(c) = Conn::connect(&conn.url, conn.token.clone(), conn.tls.clone()).await
+                {
                     conn = c;
                 }
             }
@@ -190,7 +209,7 @@ async fn watch_once(
     sink: &mut impl Sink,
     progress: &Progress,
 ) -> Result<v1::JobFinished, WatchError> {
-    let req = conn.req(v1::WatchRequest {
+    let req = conn.stream_req(v1::WatchRequest {
         job_id: job_id.to_string(),
         cursor: st.cursor,
     });

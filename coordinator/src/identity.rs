@@ -39,12 +39,21 @@ impl Secret {
 
     /// Whether `presented` (hex text from a worker) is this secret, compared in constant time.
     pub fn matches(&self, presented: &str) -> bool {
-        let mine = self.to_hex();
-        let (a, b) = (mine.as_bytes(), presented.as_bytes());
-        if a.len() != b.len() {
+        let b = presented.as_bytes();
+        if b.len() != 64 {
             return false;
         }
-        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        let mut bytes = [0u8; 32];
+        for (i, pair) in b.chunks(2).enumerate() {
+            let Some(v) = std::str::from_utf8(pair)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok())
+            else {
+                return false;
+            };
+            bytes[i] = v;
+        }
+        chirpfarm_proto::auth::constant_time_eq(&self.0, &bytes)
     }
 }
 

@@ -21,19 +21,25 @@
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
+//! * [`security`]: tokens per role, TLS, limits, and the refusal to expose a coordinator
+//!   without them; [`conn`]: accepting connections (handshake deadline, cap, accept back-off);
+//!   [`plaintext`]: the answer to an `http://` client on a TLS port.
 
 pub mod blobs;
 pub mod check;
 pub mod chunk;
 pub mod client_service;
+pub mod conn;
 pub mod datadir;
 pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod limits;
+pub mod plaintext;
 pub mod record;
 pub mod recover;
 pub mod scheduler;
+pub mod security;
 pub mod server;
 pub mod sim;
 pub mod state;
@@ -41,5 +47,6 @@ pub mod store;
 pub mod submit;
 pub mod worker_service;
 
+pub use security::{Security, ServerTls};
 pub use server::{serve, serve_coordinator};
 pub use state::{Coordinator, CoordinatorConfig};

@@ -1,8 +1,10 @@
 //! `chirpfarm-coordinator`: serves searches to clients and tasks to worker daemons.
 
+use chirpfarm_coordinator::conn::ConnLimits;
 use chirpfarm_coordinator::scheduler::Config;
-use chirpfarm_coordinator::CoordinatorConfig;
+use chirpfarm_coordinator::{CoordinatorConfig, Security, ServerTls};
 use chirpfarm_core::logging::{self, LogFormat};
+use chirpfarm_proto::auth::{read_token_file, Access, Token};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,9 +17,39 @@ struct Args {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     #[arg(long, default_value = "127.0.0.1:50051", env = "CHIRPFARM_LISTEN")]
     listen: String,
-    /// File holding a shared secret that every client and worker must present.
+    /// File holding a token that every client and worker must present (both roles; the
+    /// role-specific files below take precedence for their role).
     #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
     token_file: Option<PathBuf>,
+    /// File holding the token clients (the CLI) must present; a worker token is refused on
+    /// the Client service.
+    #[arg(long, env = "CHIRPFARM_CLIENT_TOKEN_FILE")]
+    client_token_file: Option<PathBuf>,
+    /// File holding the token workers must present; a client token cannot open a worker
+    /// session.
+    #[arg(long, env = "CHIRPFARM_WORKER_TOKEN_FILE")]
+    worker_token_file: Option<PathBuf>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key. Clients then use https://.
+    #[arg(long, env = "CHIRPFARM_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CHIRPFARM_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mutual TLS for workers: worker sessions need a client certificate signed by this CA
+    /// (PEM). CLI clients may still connect without a certificate.
+    #[arg(long, env = "CHIRPFARM_CLIENT_CA", requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// Allow listening on an address other than loopback without TLS and tokens (a trusted
+    /// network, or TLS ended by a proxy in front).
+    #[arg(long)]
+    insecure: bool,
+    /// Seconds a new connection may take to make its first request (TLS handshake, HTTP/2
+    /// preface, first call) before it is closed.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    handshake_timeout: f64,
+    /// Connections open at once (handshaking or serving); more are closed on accept.
+    #[arg(long, default_value_t = 4096)]
+    max_connections: usize,
     /// Templates per task (default: chosen automatically for ~0.2-2 s of work per task).
     #[arg(long)]
     chunk_size: Option<u32>,
@@ -94,6 +126,42 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_secs_f64(n * scale))
 }
 
+/// The security settings from the flags: tokens per role, TLS, connection limits.
+fn security(args: &Args) -> Result<Security, String> {
+    let read = |p: &Option<PathBuf>| -> Result<Option<Token>, String> {
+        p.as_deref()
+            .map(|p| read_token_file(p).map(|t| Token::new(&t)))
+            .transpose()
+    };
+    let shared = read(&args.token_file)?;
+    let client = read(&args.client_token_file)?.or_else(|| shared.clone());
+    let worker = read(&args.worker_token_file)?.or(shared);
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(ServerTls::from_files(cert, key, args.client_ca.as_deref())?)
+        }
+        _ => None,
+    };
+    if !(args.handshake_timeout.is_finite() && args.handshake_timeout > 0.0) {
+        return Err("--handshake-timeout must be a positive number of seconds".into());
+    }
+    if args.max_connections == 0 {
+        return Err("--max-connections must be at least 1".into());
+    }
+    Ok(Security {
+        access: Access {
+            client: client.into_iter().collect(),
+            worker: worker.into_iter().collect(),
+            worker_cert_required: false,
+        },
+        tls,
+        limits: ConnLimits {
+            handshake_timeout: std::time::Duration::from_secs_f64(args.handshake_timeout),
+            max_connections: args.max_connections,
+        },
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -118,16 +186,25 @@ async fn main() -> ExitCode {
         eprintln!("error: --chunk-size must be at least 1");
         return ExitCode::from(2);
     }
-    let token = match &args.token_file {
-        Some(p) => match chirpfarm_proto::auth::read_token_file(p) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
+    let security = match security(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
+    // Refuse an exposed address without TLS and tokens before binding anything.
+    let addrs: Vec<std::net::SocketAddr> = match tokio::net::lookup_host(&args.listen).await {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(problem) = security.exposure_problem(&addrs).filter(|_| !args.insecure) {
+        eprintln!("error: {problem}");
+        return ExitCode::from(2);
+    }
     let config = CoordinatorConfig {
         scheduler: Config {
             heartbeat_timeout_ms: (args.heartbeat_timeout * 1000.0) as u64,
@@ -172,11 +249,19 @@ async fn main() -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(address = %addr, auth = token.is_some(), "chirpfarm-coordinator listening on {addr}");
+    let access = security.effective_access();
+    tracing::info!(
+        address = %addr,
+        tls = security.tls.is_some(),
+        client_tokens = access.client.len(),
+        worker_tokens = access.worker.len(),
+        worker_certificates = access.worker_cert_required,
+        "chirpfarm-coordinator listening on {addr}"
+    );
     match chirpfarm_coordinator::serve_coordinator(
         coord,
         listener,
-        token,
+        security,
         chirpfarm_proto::shutdown::signal(),
     )
     .await
@@ -186,7 +271,10 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: server failed: {e}");
+            eprintln!(
+                "error: server failed: {}",
+                chirpfarm_proto::connect::chain(&e)
+            );
             ExitCode::from(1)
         }
     }

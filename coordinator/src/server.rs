@@ -2,15 +2,19 @@
 //! graceful stop when the shutdown future resolves.
 
 use crate::client_service::ClientService;
+use crate::conn::Speaking;
+use crate::security::Security;
 use crate::state::{Coordinator, CoordinatorConfig};
 use crate::worker_service::WorkerService;
-use chirpfarm_proto::auth::TokenCheck;
+use chirpfarm_proto::auth::{Gate, Role};
+use chirpfarm_proto::ratelimit::RateLimited;
 use chirpfarm_proto::v1::client_server::ClientServer;
 use chirpfarm_proto::v1::worker_session_server::WorkerSessionServer;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::StreamExt;
 use tonic::service::interceptor::InterceptedService;
 
@@ -29,15 +33,16 @@ pub enum ServeError {
 }
 
 /// Serves a coordinator on `listener` until `shutdown` resolves, then tells workers to drain.
-/// `token` (if any) is required from every client and worker.
+/// `security` says which tokens each role presents, whether to speak TLS, and the connection
+/// limits.
 pub async fn serve(
     config: CoordinatorConfig,
     listener: TcpListener,
-    token: Option<String>,
+    security: Security,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let coord = Coordinator::open(config).map_err(ServeError::Store)?;
-    serve_coordinator(coord, listener, token, shutdown)
+    serve_coordinator(coord, listener, security, shutdown)
         .await
         .map_err(ServeError::Transport)
 }
@@ -46,10 +51,13 @@ pub async fn serve(
 pub async fn serve_coordinator(
     coord: Coordinator,
     listener: TcpListener,
-    token: Option<String>,
+    security: Security,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let check = TokenCheck::new(token);
+    let access = Arc::new(security.effective_access());
+    let refusals = Arc::new(RateLimited::per_second());
+    let client_gate = Gate::new(access.clone(), Role::Client, refusals.clone());
+    let worker_gate = Gate::new(access, Role::Worker, refusals);
     let ticker = {
         let coord = coord.clone();
         let period = (coord.config.scheduler.heartbeat_timeout_ms / 4).clamp(50, 1000);
@@ -67,18 +75,20 @@ pub async fn serve_coordinator(
     let workers = WorkerSessionServer::new(WorkerService::new(coord.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    // Small messages (leases, credits) must not wait for Nagle's algorithm.
-    let incoming = TcpListenerStream::new(listener).map(|conn| {
-        conn.inspect(|s| {
-            let _ = s.set_nodelay(true);
-        })
-    });
-    let result = tonic::transport::Server::builder()
+    // Handshake deadline, connection cap, accept back-off (conn.rs); TLS goes on top.
+    let (accepted, _stats) =
+        crate::conn::incoming(listener, security.limits, security.tls.is_some());
+    let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &security.tls {
+        builder = builder.tls_config(tls.config(&security.limits))?;
+    }
+    let result = builder
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(10)))
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
-        .add_service(InterceptedService::new(clients, check.clone()))
-        .add_service(InterceptedService::new(workers, check))
+        .add_service(InterceptedService::new(clients, Speaking(client_gate)))
+        .add_service(InterceptedService::new(workers, Speaking(worker_gate)))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             tracing::info!("shutting down: no new submissions; letting running tasks finish");

@@ -81,7 +81,7 @@ pub struct Session {
     /// When it was last heard from.
     pub last_seen: Instant,
     /// Bounds the log lines (and `Rejected` answers) a misbehaving worker can cause.
-    pub rejections: chirpfarm_core::logging::RateLimit,
+    pub rejections: chirpfarm_proto::ratelimit::RateLimited,
 }
 
 impl Session {
@@ -93,7 +93,7 @@ impl Session {
             register,
             templates_cached: 0,
             last_seen: Instant::now(),
-            rejections: chirpfarm_core::logging::RateLimit::new(
+            rejections: chirpfarm_proto::ratelimit::RateLimited::with_burst(
                 5,
                 std::time::Duration::from_secs(10),
             ),

@@ -1,7 +1,7 @@
 //! The coordinator's gRPC surface over a real socket: status codes and messages for malformed
 //! requests, and the worker session's protocol-version check.
 
-use chirpfarm_coordinator::{serve, CoordinatorConfig};
+use chirpfarm_coordinator::{serve, CoordinatorConfig, Security};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_client::ClientClient;
 use chirpfarm_proto::v1::worker_session_client::WorkerSessionClient;
@@ -13,7 +13,7 @@ async fn start() -> (String, tokio::sync::oneshot::Sender<()>) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut config = CoordinatorConfig::default();
     config.limits.max_templates = 1000;
-    tokio::spawn(serve(config, listener, None, async {
+    tokio::spawn(serve(config, listener, Security::open(), async {
         let _ = rx.await;
     }));
     (url, tx)

@@ -2,7 +2,7 @@
 //! naming the limit's flag, and the coordinator keeps serving afterwards.
 
 use chirpfarm_coordinator::limits::ServiceLimits;
-use chirpfarm_coordinator::{serve, CoordinatorConfig};
+use chirpfarm_coordinator::{serve, CoordinatorConfig, Security};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_client::ClientClient;
 use tonic::Code;
@@ -15,7 +15,7 @@ async fn start(service: ServiceLimits) -> (String, tokio::sync::oneshot::Sender<
         service,
         ..CoordinatorConfig::default()
     };
-    tokio::spawn(serve(config, listener, None, async {
+    tokio::spawn(serve(config, listener, Security::open(), async {
         let _ = rx.await;
     }));
     (url, tx)

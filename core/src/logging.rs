@@ -61,51 +61,6 @@ pub fn escape(text: &str, max_chars: usize) -> String {
     out
 }
 
-/// Lets through at most `burst` events per `period` and counts the rest, so a misbehaving
-/// peer (a buggy worker resending a bad result, a scanner guessing tokens) cannot flood the log:
-/// the next line that gets through says how many were suppressed.
-#[derive(Debug)]
-pub struct RateLimit {
-    period: std::time::Duration,
-    burst: u32,
-    window_start: Option<std::time::Instant>,
-    in_window: u32,
-    suppressed: u64,
-}
-
-impl RateLimit {
-    /// At most `burst` events per `period`.
-    pub const fn new(burst: u32, period: std::time::Duration) -> RateLimit {
-        RateLimit {
-            period,
-            burst,
-            window_start: None,
-            in_window: 0,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(n)` when this event may be logged, `n` being how many were suppressed since the
-    /// last one logged; `None` when it must be dropped.
-    pub fn allow(&mut self) -> Option<u64> {
-        let now = std::time::Instant::now();
-        if self
-            .window_start
-            .is_none_or(|s| now.duration_since(s) >= self.period)
-        {
-            self.window_start = Some(now);
-            self.in_window = 0;
-        }
-        if self.in_window < self.burst {
-            self.in_window += 1;
-            Some(std::mem::take(&mut self.suppressed))
-        } else {
-            self.suppressed += 1;
-            None
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,16 +74,5 @@ mod tests {
         );
         assert_eq!(escape("abcdef", 3), "abc…");
         assert_eq!(escape("Mc ☉ ok", 10), "Mc ☉ ok");
-    }
-
-    #[test]
-    fn rate_limit_counts_what_it_drops() {
-        let mut r = RateLimit::new(2, std::time::Duration::from_secs(3600));
-        assert_eq!(r.allow(), Some(0));
-        assert_eq!(r.allow(), Some(0));
-        assert_eq!(r.allow(), None);
-        assert_eq!(r.allow(), None);
-        r.window_start = Some(std::time::Instant::now() - std::time::Duration::from_secs(7200));
-        assert_eq!(r.allow(), Some(2));
     }
 }

@@ -4,6 +4,10 @@
 //! no `protoc`), plus the conversions between the generated types and the domain types of
 //! `chirpfarm-core`. Generated types stay at the edges: services translate a request with the
 //! functions here and hand plain Rust to the scheduler and the engine.
+//!
+//! Around the wire: [`auth`] (who may call which service: tokens per role), [`connect`] (how a
+//! worker or the CLI reaches a coordinator: URL, TLS, timeouts), [`ratelimit`] (warnings that a
+//! flood of bad peers cannot flood) and [`shutdown`] (SIGTERM and Ctrl-C alike).
 
 /// Generated messages and service stubs for package `chirpfarm.v1`.
 #[allow(missing_docs, clippy::all)]
@@ -12,7 +16,9 @@ pub mod v1 {
 }
 
 pub mod auth;
+pub mod connect;
 mod convert;
+pub mod ratelimit;
 pub mod shutdown;
 
 pub use convert::{
@@ -30,5 +36,5 @@ pub const MAX_CLIENT_REQUEST_BYTES: usize = 16 << 20;
 /// The build version every binary reports (the crate version).
 pub const BUILD_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The metadata key carrying the shared secret when a coordinator requires a token.
+/// The metadata key carrying the bearer token when a coordinator requires one.
 pub const TOKEN_HEADER: &str = "authorization";

@@ -43,6 +43,8 @@ pub struct WorkerConfig {
     pub data_cache_bytes: usize,
     /// Shared secret, if the coordinator requires one.
     pub token: Option<String>,
+    /// TLS settings for an `https://` coordinator (CA, and a client certificate for mTLS).
+    pub tls: chirpfarm_proto::connect::ClientTls,
     /// Tasks requested ahead (one running, the rest queued so the worker never idles).
     pub credits: u32,
     /// How long shutdown waits for in-flight tasks to finish.
@@ -69,6 +71,7 @@ impl WorkerConfig {
             cache_bytes: 1024 << 20,
             data_cache_bytes: 2048 << 20,
             token: None,
+            tls: Default::default(),
             credits: 2,
             shutdown_grace: Duration::from_secs(30),
             max_backoff: Duration::from_secs(5),
@@ -86,8 +89,8 @@ pub enum DaemonError {
     /// The rayon pool could not be built.
     #[error("cannot start compute threads: {0}")]
     Pool(String),
-    /// The coordinator URL is malformed.
-    #[error("bad coordinator address {0:?}: {1}")]
+    /// The coordinator URL is malformed, or does not match the TLS settings.
+    #[error("{1}")]
     BadAddress(String, String),
 }
 
@@ -134,12 +137,8 @@ pub async fn run_with(
     engine: Arc<Engine>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DaemonError> {
-    let endpoint = tonic::transport::Endpoint::from_shared(config.coordinator.clone())
-        .map_err(|e| DaemonError::BadAddress(config.coordinator.clone(), e.to_string()))?
-        .connect_timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(Duration::from_secs(20));
+    let endpoint = chirpfarm_proto::connect::endpoint(&config.coordinator, &config.tls)
+        .map_err(|e| DaemonError::BadAddress(config.coordinator.clone(), e))?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -156,9 +155,9 @@ pub async fn run_with(
             }
         }
         let started = Instant::now();
-        let end = match endpoint.connect().await {
+        let end = match chirpfarm_proto::connect::connect(&endpoint).await {
             Ok(channel) => daemon.session(channel).await?,
-            Err(e) => SessionEnd::Reconnect(format!("cannot connect: {e}")),
+            Err(e) => SessionEnd::Reconnect(e),
         };
         daemon.state.disconnected();
         daemon.collect_offline();

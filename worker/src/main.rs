@@ -37,6 +37,15 @@ struct Args {
     /// File holding the coordinator's shared secret.
     #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
     token_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the coordinator's certificate; needed for https://.
+    #[arg(long, env = "CHIRPFARM_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// This worker's client certificate (PEM), for a coordinator with --client-ca.
+    #[arg(long, env = "CHIRPFARM_WORKER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "CHIRPFARM_WORKER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Tasks to request ahead of time (at least 1).
     #[arg(long, default_value_t = 2)]
     credits: u32,
@@ -82,6 +91,17 @@ async fn main() -> ExitCode {
     } else if let Ok(t) = std::env::var("CHIRPFARM_TOKEN") {
         config.token = Some(t).filter(|t| !t.is_empty());
     }
+    config.tls = match chirpfarm_proto::connect::ClientTls::from_files(
+        args.ca_file.as_deref(),
+        args.tls_cert.as_deref(),
+        args.tls_key.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing::info!(name = %config.name, threads = config.threads, coordinator = %config.coordinator, "chirpfarm-worker starting");
     match daemon::run(config, chirpfarm_proto::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
