@@ -38,7 +38,8 @@ fn rss_mib(pid: Option<u32>) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-async fn seed_search(conn: &Conn, spec: &SearchSpec) -> Result<f64, CliError> {
+/// Submits `spec` and collects all its results; returns the job id and the seconds it took.
+async fn run(conn: &Conn, spec: &SearchSpec) -> Result<(String, f64), CliError> {
     let t0 = Instant::now();
     let sub = conn
         .client()
@@ -50,9 +51,13 @@ async fn seed_search(conn: &Conn, spec: &SearchSpec) -> Result<f64, CliError> {
         .await
         .map_err(CliError::from_status)?
         .into_inner();
-    let mut sink = SignalSink::new(1, spec.bank.len()?);
+    let mut sink = SignalSink::new(spec.signals.len(), spec.bank.len()?);
     collect(conn, &sub.job_id, &mut sink, &Progress::new(0, true)).await?;
-    Ok(t0.elapsed().as_secs_f64())
+    Ok((sub.job_id, t0.elapsed().as_secs_f64()))
+}
+
+async fn seed_search(conn: &Conn, spec: &SearchSpec) -> Result<f64, CliError> {
+    Ok(run(conn, spec).await?.1)
 }
 
 /// Median of `n` seed searches, in ms.
@@ -110,18 +115,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
         convention: SnrConvention::Seed,
         data: None,
     };
-    let sub = conn
-        .client()
-        .submit(conn.req(v1::SubmitRequest {
-            spec: Some(chirpfarm_proto::spec_to_proto(&big)),
-            chunk_size: 0,
-            wait_for_workers: true,
-        }))
-        .await
-        .map_err(CliError::from_status)?
-        .into_inner();
-    let mut sink = SignalSink::new(10, big.bank.len()?);
-    collect(&conn, &sub.job_id, &mut sink, &Progress::new(0, true)).await?;
+    let (big_job, _) = run(&conn, &big).await?;
     let mut watchers = Vec::new();
     for _ in 0..load.unread_watchers {
         // Each on its own connection, as separate clients would be.
@@ -129,7 +123,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
         let stream = c
             .client()
             .watch(c.req(v1::WatchRequest {
-                job_id: sub.job_id.clone(),
+                job_id: big_job.clone(),
                 cursor: 0,
             }))
             .await
