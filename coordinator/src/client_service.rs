@@ -1,6 +1,6 @@
 //! The `Client` gRPC service: a thin translation layer between requests and the coordinator.
 
-use crate::jobs::{unix_ms, JobRecord};
+use crate::jobs::{client_state, error_of, unix_ms, JobRecord};
 use crate::limits::{LIST_PAGE, WATCH_BATCH_BYTES};
 use crate::scheduler::{Event, JobId};
 use crate::state::{Coordinator, Inner};
@@ -34,7 +34,7 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
         inner.sched.job_counts(id).unwrap_or_default();
     v1::JobInfo {
         job_id: id.to_string(),
-        state: rec.state(inner.sched.job_state(id)) as i32,
+        state: client_state(inner.sched.job_state(id)) as i32,
         templates_total: rec.units_total(),
         templates_done: rec.templates_done,
         signals: rec.spec.signals.len() as u32,
@@ -44,7 +44,7 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
         failures,
         submitted_unix_ms: unix_ms(rec.submitted),
         finished_unix_ms: rec.finished.map(unix_ms).unwrap_or(0),
-        error: rec.error(),
+        error: error_of(inner.sched.job_outcome(id)),
         bank: rec.spec.bank.describe(),
         convention: chirpfarm_proto::convention_to_proto(rec.spec.convention),
         wall_seconds: rec.wall_seconds,
@@ -176,7 +176,11 @@ impl Client for ClientService {
                         let next = blocks.last().map(|b| rec.cursor_after(b));
                         let more = next.is_some_and(|n| n < rec.released());
                         // The end is announced only once every result was sent.
-                        let finished = if more { None } else { rec.finished_event() };
+                        let finished = if more {
+                            None
+                        } else {
+                            rec.finished_event(inner.sched.job_outcome(id))
+                        };
                         (blocks, next, progress, finished, more)
                     })
                 };
@@ -281,11 +285,11 @@ impl Client for ClientService {
     async fn cancel(&self, request: Request<v1::JobRef>) -> Result<Response<v1::JobInfo>, Status> {
         let id = Coordinator::parse_job_id(&request.into_inner().job_id)?;
         let mut inner = self.coord.lock();
-        let Some(rec) = inner.jobs.get(&id) else {
+        if !inner.jobs.contains_key(&id) {
             return Err(Status::not_found(format!("no job {id}")));
-        };
-        if rec.outcome.is_some() {
-            let state = rec.state(None);
+        }
+        if inner.sched.job_ended(id) {
+            let state = client_state(inner.sched.job_state(id));
             return Err(Status::failed_precondition(format!(
                 "{id} already ended ({})",
                 state.as_str_name()

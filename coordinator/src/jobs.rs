@@ -29,8 +29,6 @@ pub struct JobRecord {
     contiguous: usize,
     /// Result units accepted (in any order): templates, × segment groups for a data search.
     pub templates_done: u64,
-    /// `None` while running; the outcome once final.
-    pub outcome: Option<Outcome>,
     /// Wall-clock submission time.
     pub submitted: SystemTime,
     /// Wall-clock completion time.
@@ -68,7 +66,6 @@ impl JobRecord {
             blocks: vec![None; tasks],
             contiguous: 0,
             templates_done: 0,
-            outcome: None,
             submitted: SystemTime::now(),
             finished: None,
             started: Instant::now(),
@@ -80,16 +77,17 @@ impl JobRecord {
         }
     }
 
-    /// The job as the durable store keeps it.
-    pub fn to_stored(&self, job_id: String) -> v1::StoredJob {
+    /// The job as the durable store keeps it, with its outcome once it has one (the scheduler
+    /// holds it).
+    pub fn to_stored(&self, job_id: String, outcome: Option<&Outcome>) -> v1::StoredJob {
         v1::StoredJob {
             job_id,
             spec: Some(self.wire_spec.clone()),
             templates: self.templates,
             chunk: self.chunk,
             submitted_unix_ms: unix_ms(self.submitted),
-            state: self.state(None) as i32,
-            error: self.error(),
+            state: client_state(outcome.map(Outcome::state)) as i32,
+            error: error_of(outcome),
             finished_unix_ms: self.finished.map(unix_ms).unwrap_or(0),
             wall_seconds: self.wall_seconds,
             segments_per_task: self.grid.per_task,
@@ -116,8 +114,9 @@ impl JobRecord {
         g * self.templates + block.start
     }
 
-    /// Rebuilds a job from the store: its spec, its stored blocks, and its outcome if it had
-    /// ended. Returns the accepted task indices too. Fails if the stored spec is unusable.
+    /// Rebuilds a job from the store: its spec and its stored blocks. Returns the accepted task
+    /// indices too, and the outcome if it had ended (for the scheduler, which keeps it). Fails if
+    /// the stored spec is unusable.
     ///
     /// Nothing is taken on trust: counts that disagree with the spec are corrected from the spec,
     /// a block that does not fit its task (range, segments, signal count, lengths) is dropped,
@@ -126,7 +125,7 @@ impl JobRecord {
     pub fn restore(
         stored: &v1::StoredJob,
         blocks: Vec<(u32, v1::ResultBlock)>,
-    ) -> Result<(JobRecord, Vec<u32>), String> {
+    ) -> Result<(JobRecord, Vec<u32>, Option<Outcome>), String> {
         let job = stored.job_id.as_str();
         let spec =
             chirpfarm_proto::spec_from_proto(stored.spec.as_ref()).map_err(|e| e.to_string())?;
@@ -210,12 +209,11 @@ impl JobRecord {
             Ok(v1::JobState::Cancelled) => Some(Outcome::Cancelled),
             _ => None,
         };
-        if let Some(o) = outcome {
-            rec.outcome = Some(o);
+        if outcome.is_some() {
             rec.finished = Some(from_ms(stored.finished_unix_ms));
             rec.wall_seconds = stored.wall_seconds;
         }
-        Ok((rec, done))
+        Ok((rec, done, outcome))
     }
 
     /// The bank range, count and segments task `task` must have, if it exists.
@@ -288,12 +286,11 @@ impl JobRecord {
         }
     }
 
-    /// Records the final outcome and wakes watchers.
-    pub fn finish(&mut self, outcome: Outcome) {
-        if self.outcome.is_none() {
+    /// Records when the job ended (its outcome is the scheduler's) and wakes watchers.
+    pub fn finish(&mut self) {
+        if self.finished.is_none() {
             self.wall_seconds = self.started.elapsed().as_secs_f64();
             self.finished = Some(SystemTime::now());
-            self.outcome = Some(outcome);
             self.notify.send_modify(|v| *v += 1);
         }
     }
@@ -351,33 +348,32 @@ impl JobRecord {
         }
     }
 
-    /// The job's state for clients, given the scheduler's view.
-    pub fn state(&self, sched_state: Option<JobState>) -> v1::JobState {
-        match (&self.outcome, sched_state) {
-            (Some(Outcome::Succeeded), _) => v1::JobState::Succeeded,
-            (Some(Outcome::Failed(_)), _) => v1::JobState::Failed,
-            (Some(Outcome::Cancelled), _) => v1::JobState::Cancelled,
-            (None, Some(JobState::Queued)) => v1::JobState::Queued,
-            (None, _) => v1::JobState::Running,
-        }
-    }
-
-    /// The error message of a failed job (empty otherwise).
-    pub fn error(&self) -> String {
-        match &self.outcome {
-            Some(Outcome::Failed(e)) => e.clone(),
-            _ => String::new(),
-        }
-    }
-
-    /// The final-state event for watchers, once the job is final.
-    pub fn finished_event(&self) -> Option<v1::JobFinished> {
-        self.outcome.as_ref()?;
+    /// The final-state event for watchers, given the job's outcome (from the scheduler).
+    pub fn finished_event(&self, outcome: Option<&Outcome>) -> Option<v1::JobFinished> {
         Some(v1::JobFinished {
-            state: self.state(None) as i32,
-            error: self.error(),
+            state: client_state(Some(outcome?.state())) as i32,
+            error: error_of(outcome),
             wall_seconds: self.wall_seconds,
         })
+    }
+}
+
+/// A job's state for clients, from the scheduler's (`None`: not known to it, shown as running).
+pub fn client_state(state: Option<JobState>) -> v1::JobState {
+    match state {
+        Some(JobState::Succeeded) => v1::JobState::Succeeded,
+        Some(JobState::Failed) => v1::JobState::Failed,
+        Some(JobState::Cancelled) => v1::JobState::Cancelled,
+        Some(JobState::Queued) => v1::JobState::Queued,
+        Some(JobState::Running) | None => v1::JobState::Running,
+    }
+}
+
+/// The error message of a failed job (empty otherwise).
+pub fn error_of(outcome: Option<&Outcome>) -> String {
+    match outcome {
+        Some(Outcome::Failed(e)) => e.clone(),
+        _ => String::new(),
     }
 }
 

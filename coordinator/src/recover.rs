@@ -52,7 +52,7 @@ impl Coordinator {
                 continue;
             };
             last = last.max(id.number());
-            let (rec, done) = match JobRecord::restore(&r.meta, r.blocks) {
+            let (rec, done, outcome) = match JobRecord::restore(&r.meta, r.blocks) {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(job = %id, error = %e, "cannot restore job; skipping it");
@@ -65,10 +65,10 @@ impl Coordinator {
                 .masses(u64::MAX)
                 .map(|m| crate::submit::bank_key(&rec.spec, &m))
                 .unwrap_or(0);
-            let (templates, chunk, segments, final_) =
-                (rec.templates, rec.chunk, rec.grid, rec.outcome.is_some());
+            let (templates, chunk, segments) = (rec.templates, rec.chunk, rec.grid);
             inner.jobs.insert(id, rec);
-            if final_ {
+            if let Some(outcome) = outcome {
+                coord.apply(&mut inner, Event::JobEnded { job: id, outcome }, None);
                 kept += 1;
                 continue;
             }

@@ -148,11 +148,7 @@ fn run(
                 completed += 1;
             }
         }
-        let finished = coord
-            .lock()
-            .jobs
-            .get(&job)
-            .is_some_and(|r| r.outcome.is_some());
+        let finished = coord.lock().sched.job_ended(job);
         if finished {
             break;
         }

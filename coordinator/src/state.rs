@@ -228,7 +228,7 @@ impl Coordinator {
         let state = &mut *inner;
         if let Some(journal) = &state.journal {
             for (id, rec) in state.jobs.iter_mut() {
-                if rec.journal_error.is_some() && !rec.probing && rec.outcome.is_none() {
+                if rec.journal_error.is_some() && !rec.probing && !state.sched.job_ended(*id) {
                     rec.probing = true;
                     journal.probe(*id);
                 }
@@ -379,12 +379,12 @@ fn carry_out(inner: &mut Inner, action: Action, payload: &mut Option<v1::ResultB
                     Outcome::Failed(e) => tracing::warn!(%job, error = %e, "job failed"),
                     Outcome::Cancelled => tracing::info!(%job, "job cancelled"),
                 }
-                rec.finish(outcome);
+                rec.finish();
                 // A job that ended (cancelled while paused) is no longer waiting for the disk.
                 rec.set_journal_error(None);
                 if let Some(journal) = &inner.journal {
                     // Queued behind the job's last results, off the lock.
-                    journal.put_job(rec.to_stored(job.to_string()));
+                    journal.put_job(rec.to_stored(job.to_string(), Some(&outcome)));
                 }
             }
         }

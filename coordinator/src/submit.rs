@@ -82,7 +82,11 @@ impl Coordinator {
         };
         let mut inner = self.lock();
         let limits = self.config.service;
-        let unfinished = inner.jobs.values().filter(|r| r.outcome.is_none());
+        let unfinished = inner
+            .jobs
+            .iter()
+            .filter(|(id, _)| !inner.sched.job_ended(**id))
+            .map(|(_, r)| r);
         let (total, mine) = unfinished.fold((0, 0), |(t, m), r| {
             (
                 t + 1,
@@ -152,7 +156,7 @@ impl Coordinator {
             // retention, its number is never handed out again.
             store
                 .put_last_job_number(id.number())
-                .and_then(|()| store.put_job(&rec.to_stored(id.to_string())))
+                .and_then(|()| store.put_job(&rec.to_stored(id.to_string(), None)))
                 .map_err(|e| {
                     Status::unavailable(format!("cannot record the job in the data dir: {e}"))
                 })?;

@@ -147,6 +147,9 @@ pub(super) struct Job {
     pub pending: BTreeSet<u32>,
     pub done: u32,
     pub state: JobState,
+    /// How it ended (with a failure's reason), once `state` is final: the only record of a
+    /// job's outcome in the coordinator.
+    pub outcome: Option<Outcome>,
     pub bank_key: u64,
     pub next_attempt: u64,
     /// The journal could not store a result: no leases and no results until it works again.
@@ -192,6 +195,7 @@ impl Job {
             per_group: per_group as u32,
             pending,
             done: 0,
+            outcome: state.is_final().then_some(Outcome::Succeeded),
             state,
             bank_key,
             next_attempt: 1,
@@ -202,6 +206,14 @@ impl Job {
             run_ms_sum: 0,
             run_count: 0,
         }
+    }
+
+    /// A job that had already ended (restored from disk): no tasks, only its outcome.
+    pub fn ended(outcome: Outcome) -> Job {
+        let mut j = Job::new(0, 1, 0, SegmentGrid::NONE);
+        j.state = outcome.state();
+        j.outcome = Some(outcome);
+        j
     }
 
     /// Mean run time of the accepted tasks so far, if any.

@@ -102,6 +102,14 @@ pub enum Event {
         /// First attempt id to use.
         attempt_base: u64,
     },
+    /// A job read back from the durable store that had already ended: the scheduler keeps its
+    /// outcome (the one place a job's state lives) and does nothing else with it.
+    JobEnded {
+        /// The job.
+        job: JobId,
+        /// How it ended.
+        outcome: Outcome,
+    },
     /// A worker registered, or re-attached after a reconnect with the leases it still holds
     /// (running or finished but not yet reported).
     WorkerJoined {
@@ -362,6 +370,9 @@ impl Scheduler {
                 if complete {
                     self.finish_job(job, Outcome::Succeeded, &mut out);
                 }
+            }
+            Event::JobEnded { job, outcome } => {
+                self.jobs.entry(job).or_insert_with(|| Job::ended(outcome));
             }
             Event::WorkerJoined {
                 worker,
@@ -684,6 +695,7 @@ impl Scheduler {
             return;
         };
         job.state = outcome.state();
+        job.outcome = Some(outcome.clone());
         job.pending.clear();
         for (idx, t) in job.tasks.iter_mut().enumerate() {
             for (w, a, _) in t.leases.drain(..) {
@@ -850,6 +862,16 @@ impl Scheduler {
     /// The state of a job, if known.
     pub fn job_state(&self, job: JobId) -> Option<JobState> {
         self.jobs.get(&job).map(|j| j.state)
+    }
+
+    /// How a job ended (`None` while it runs, or for an unknown job).
+    pub fn job_outcome(&self, job: JobId) -> Option<&Outcome> {
+        self.jobs.get(&job).and_then(|j| j.outcome.as_ref())
+    }
+
+    /// Whether a job has ended.
+    pub fn job_ended(&self, job: JobId) -> bool {
+        self.job_state(job).is_some_and(JobState::is_final)
     }
 
     /// Progress counters of a job: (tasks done, tasks total, attempts, failures).

@@ -1062,3 +1062,34 @@ fn credits_are_capped_per_worker() {
     // Another worker is still served.
     assert_eq!(leases(&join(&mut s, 2, 2)).len(), 2);
 }
+
+#[test]
+fn the_scheduler_is_the_one_place_a_jobs_outcome_lives() {
+    let mut s = Scheduler::new(Config::default());
+    // A job restored as already ended: kept with its outcome, nothing to do.
+    let out = s.handle(
+        0,
+        Event::JobEnded {
+            job: JobId(4),
+            outcome: Outcome::Failed("task 2 failed 3 times".into()),
+        },
+    );
+    assert!(out.is_empty());
+    assert_eq!(s.job_state(JobId(4)), Some(JobState::Failed));
+    assert_eq!(
+        s.job_outcome(JobId(4)),
+        Some(&Outcome::Failed("task 2 failed 3 times".into()))
+    );
+    assert!(s.handle(1, Event::CancelJob { job: JobId(4) }).is_empty());
+    // A live job's outcome appears when it ends, with the action that reports it.
+    submit(&mut s, 1, 20, 10);
+    assert!(s.job_outcome(JobId(1)).is_none() && !s.job_ended(JobId(1)));
+    let out = s.handle(2, Event::CancelJob { job: JobId(1) });
+    assert!(out.contains(&Action::JobFinished {
+        job: JobId(1),
+        outcome: Outcome::Cancelled
+    }));
+    assert_eq!(s.job_outcome(JobId(1)), Some(&Outcome::Cancelled));
+    s.forget_job(JobId(4));
+    assert!(s.job_state(JobId(4)).is_none());
+}
