@@ -342,6 +342,9 @@ pub enum BenchCmd {
         /// One-template jobs queued before the measured search.
         #[arg(long, default_value_t = 1000)]
         queued_jobs: usize,
+        /// A finished job for the unread watchers (default: a 940 x 10 job run first).
+        #[arg(long)]
+        watch_job: Option<String>,
     },
     /// Coordinator scale: the real coordinator state driven by instant fake workers, no
     /// sockets; prints tasks per second and peak RSS as JSON.

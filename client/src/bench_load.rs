@@ -14,8 +14,10 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 
 /// What to pile on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Load {
+    /// The finished job the unread watchers watch (default: one run by the benchmark).
+    pub watch_job: Option<String>,
     /// TCP connections opened and left silent.
     pub idle_connections: usize,
     /// Watch streams opened on a finished job and never read.
@@ -106,16 +108,22 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
     tokio::time::sleep(Duration::from_millis(500)).await;
     stages.push(json!({"stage": "idle_connections", "count": idle.len(), "seed_search_ms": median_ms(&conn, &spec, reps).await?, "rss_mib": rss_mib(pid)}));
 
-    // Watchers of a finished 940-template x 10-signal job that never read their stream.
-    let big = SearchSpec {
-        bank: BankSpec::parse_range("0.8:1.74:0.001")?,
-        signals: (0..10)
-            .map(|i| SignalSpec::chirp(0.9 + 0.08 * i as f64))
-            .collect(),
-        convention: SnrConvention::Seed,
-        data: None,
+    // Watchers that never read their stream, of a given finished job (bench/trust_load.sh makes
+    // a large one) or else of a 940-template x 10-signal job run here.
+    let big_job = match &load.watch_job {
+        Some(j) => j.clone(),
+        None => {
+            let big = SearchSpec {
+                bank: BankSpec::parse_range("0.8:1.74:0.001")?,
+                signals: (0..10)
+                    .map(|i| SignalSpec::chirp(0.9 + 0.08 * i as f64))
+                    .collect(),
+                convention: SnrConvention::Seed,
+                data: None,
+            };
+            run(&conn, &big).await?.0
+        }
     };
-    let (big_job, _) = run(&conn, &big).await?;
     let mut watchers = Vec::new();
     for _ in 0..load.unread_watchers {
         // Each on its own connection, as separate clients would be.
@@ -156,7 +164,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
     stages.push(json!({"stage": "queued_jobs", "count": queued, "seed_search_ms": first, "rss_mib": rss_mib(pid)}));
     drop(watchers);
     drop(idle);
-    let doc = json!({"coordinator": url, "stages": stages});
+    let doc = json!({"coordinator": url, "watched_job": big_job, "stages": stages});
     println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     Ok(())
 }

@@ -75,8 +75,10 @@ fn main() -> ExitCode {
                 idle_connections,
                 unread_watchers,
                 queued_jobs,
+                watch_job,
             }) => {
                 let load = bench_load::Load {
+                    watch_job,
                     idle_connections,
                     unread_watchers,
                     queued_jobs,

@@ -1,7 +1,7 @@
 //! The `Client` gRPC service: a thin translation layer between requests and the coordinator.
 
 use crate::jobs::{client_state, error_of, unix_ms, JobRecord};
-use crate::limits::{LIST_PAGE, WATCH_BATCH_BYTES};
+use crate::limits::LIST_PAGE;
 use crate::scheduler::{Event, JobId};
 use crate::state::{Coordinator, Inner};
 use crate::submit::spec_status;
@@ -10,7 +10,6 @@ use chirpfarm_proto::v1::client_server::Client;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 /// The `Client` service over a shared [`Coordinator`].
@@ -138,7 +137,7 @@ impl Client for ClientService {
                 self.coord.config.service.max_watch_streams
             ))
         })?;
-        let mut changes = {
+        let changes = {
             let inner = self.coord.lock();
             let rec = inner
                 .jobs
@@ -153,81 +152,8 @@ impl Client for ClientService {
             }
             rec.subscribe()
         };
-        // A small queue: with batches of at most WATCH_BATCH_BYTES, an unread stream holds a few
-        // megabytes (backpressure stops the copying), never a copy of the job.
-        let (tx, rx) = tokio::sync::mpsc::channel(2);
-        let coord = self.coord.clone();
-        let mut closing = self.coord.closing();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let mut cursor = req.cursor;
-            let mut last_done = u64::MAX;
-            loop {
-                changes.borrow_and_update();
-                let snapshot = {
-                    let inner = coord.lock();
-                    inner.jobs.get(&id).map(|rec| {
-                        let progress = (rec.templates_done != last_done).then(|| v1::Progress {
-                            templates_done: rec.templates_done,
-                            templates_total: rec.units_total(),
-                            workers: inner.sessions.len() as u32,
-                        });
-                        let blocks = rec.blocks_from(cursor, WATCH_BATCH_BYTES);
-                        let next = blocks.last().map(|b| rec.cursor_after(b));
-                        let more = next.is_some_and(|n| n < rec.released());
-                        // The end is announced only once every result was sent.
-                        let finished = if more {
-                            None
-                        } else {
-                            rec.finished_event(inner.sched.job_outcome(id))
-                        };
-                        (blocks, next, progress, finished, more)
-                    })
-                };
-                let Some((blocks, next, progress, finished, more)) = snapshot else {
-                    let _ = tx
-                        .send(Err(Status::not_found(format!("{id} was removed"))))
-                        .await;
-                    return;
-                };
-                let mut events = Vec::new();
-                if let Some(p) = progress {
-                    last_done = p.templates_done;
-                    events.push(v1::watch_event::Event::Progress(p));
-                }
-                if let Some(next) = next {
-                    cursor = next;
-                }
-                for b in blocks {
-                    events.push(v1::watch_event::Event::Block(b));
-                }
-                let done = finished.is_some();
-                if let Some(f) = finished {
-                    events.push(v1::watch_event::Event::Finished(f));
-                }
-                for e in events {
-                    let ev = v1::WatchEvent { event: Some(e) };
-                    if tx.send(Ok(ev)).await.is_err() {
-                        return; // the client went away
-                    }
-                }
-                if done {
-                    return;
-                }
-                if more {
-                    continue; // the next batch, as soon as the client took this one
-                }
-                tokio::select! {
-                    changed = changes.changed() => if changed.is_err() { return },
-                    _ = tx.closed() => return, // the client went away: free its slot now
-                    _ = async { let _ = closing.wait_for(|c| *c).await; } => {
-                        let _ = tx.send(Err(Status::unavailable("the coordinator is shutting down; reconnect to resume"))).await;
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+        let stream = crate::watch::stream(self.coord.clone(), id, req.cursor, changes, permit);
+        Ok(Response::new(Box::pin(stream)))
     }
 
     async fn get_job(&self, request: Request<v1::JobRef>) -> Result<Response<v1::JobInfo>, Status> {

@@ -8,6 +8,8 @@
 //! * [`state`]: the shared [`state::Coordinator`] — the scheduler plus job records and worker
 //!   sessions — which carries out the scheduler's actions.
 //! * [`jobs`]: a job's result blocks, released to watchers in bank order from any cursor.
+//! * [`watch`]: a job's Watch stream, lazy: results are copied out batch by batch as the client
+//!   reads them.
 //! * [`blobs`]: content-addressed blobs (strain samples, noise spectra) uploaded by clients and
 //!   fetched by workers, bounded in memory and kept on disk with `--data-dir`.
 //! * [`store`]: the durable store in `--data-dir` (jobs and accepted results, checksummed
@@ -45,6 +47,7 @@ pub mod sim;
 pub mod state;
 pub mod store;
 pub mod submit;
+pub mod watch;
 pub mod worker_service;
 
 pub use security::{Security, ServerTls};

@@ -38,4 +38,4 @@ pub use chirpfarm_proto::MAX_CLIENT_REQUEST_BYTES;
 pub const LIST_PAGE: usize = 1000;
 
 /// Bytes of results a watcher copies out per batch (about one watch message).
-pub const WATCH_BATCH_BYTES: usize = 4 << 20;
+pub const WATCH_BATCH_BYTES: usize = 1 << 20;
