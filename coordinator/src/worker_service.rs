@@ -223,9 +223,7 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
             let (job, task) = match task_key(&r.job_id, r.task) {
                 Ok(k) => k,
                 Err(reason) => {
-                    return reject(
-                        coord, &mut inner, worker, &r.job_id, r.task, r.attempt, reason,
-                    )
+                    return reject(&mut inner, worker, (&r.job_id, r.task, r.attempt), reason)
                 }
             };
             match check_result(&inner, job, task, &r) {
@@ -242,12 +240,9 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
                     // A malformed result of a lease this worker holds counts as a failed
                     // execution (retried elsewhere); the worker is told why.
                     reject(
-                        coord,
                         &mut inner,
                         worker,
-                        &r.job_id,
-                        r.task,
-                        r.attempt,
+                        (&r.job_id, r.task, r.attempt),
                         reason.clone(),
                     );
                     let e = Event::TaskFailed {
@@ -265,9 +260,7 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
             let (job, task) = match task_key(&f.job_id, f.task) {
                 Ok(k) => k,
                 Err(reason) => {
-                    return reject(
-                        coord, &mut inner, worker, &f.job_id, f.task, f.attempt, reason,
-                    )
+                    return reject(&mut inner, worker, (&f.job_id, f.task, f.attempt), reason)
                 }
             };
             let reason = escape(&f.reason, MAX_REASON_CHARS);
@@ -336,12 +329,9 @@ fn task_key(job_id: &str, task: u64) -> Result<(JobId, u32), String> {
 
 /// Tells a worker its message was not accepted, and logs it (rate-limited per session).
 fn reject(
-    _coord: &Coordinator,
     inner: &mut crate::state::Inner,
     worker: WorkerId,
-    job_id: &str,
-    task: u64,
-    attempt: u64,
+    (job_id, task, attempt): (&str, u64, u64),
     reason: String,
 ) {
     let Some(s) = inner.sessions.get_mut(&worker) else {
