@@ -126,7 +126,6 @@ pub struct Compute {
 
 impl Compute {
     /// Computes on `pool` with these engines; outcomes go to `done_tx`.
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         pool: Arc<rayon::ThreadPool>,
         engine: Arc<Engine>,
