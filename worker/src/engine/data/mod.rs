@@ -8,6 +8,7 @@
 //! | [`condition`](mod@condition) | `w_k = Δt·rfft(d)_k/S_k` once per segment; σ² |
 //! | [`filter`](mod@filter) | shared plans, per-thread buffers, multiply-fill → inverse FFT |
 //! | [`cluster`](mod@cluster) | one pass over the analysed slice: window maxima, peak, PyCBC clustering |
+//! | [`chisq`](mod@chisq) | power χ² (PyCBC's `power_chisq`) and newSNR at chosen samples |
 //! | [`cache`](mod@cache) | a bounded LRU of band templates keyed by (mc, grid) |
 //! | [`batch`](mod@batch) | [`DataEngine`]: rayon over templates × segments |
 //!
@@ -19,6 +20,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod chisq;
 pub mod cluster;
 pub mod condition;
 mod fft;
@@ -28,7 +30,8 @@ pub mod grid;
 mod tables;
 pub mod template;
 
-pub use batch::{DataEngine, SegmentRef, TemplateOutcome};
+pub use batch::{DataEngine, SegmentRef, TemplateOutcome, TriggerOptions};
+pub use chisq::{chisq_dof, newsnr, power_chisq_edges, ChisqInput};
 pub use condition::{condition_segment, sigmasq, ConditionedSegment};
 pub use filter::snr_series;
 pub use grid::DataGrid;
