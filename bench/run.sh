@@ -5,6 +5,7 @@
 #   bench/run.sh --quick          # reduced set: fewer repeats, no 9,400-template bank (< 3 min)
 #   bench/run.sh --with-faults    # also run bench/fault_recovery.py (~1 min more)
 #   bench/run.sh --with-data      # also bench/data_search.sh: data search vs PyCBC (~10 min more)
+#   bench/run.sh --with-chisq     # also bench/chisq.sh: power chi^2 per trigger vs PyCBC (~1 min)
 #
 # 1. creates bench/.venv (numpy, pyfftw, dask[distributed], threadpoolctl from PyPI; a package
 #    that fails to install is reported and its rows are marked "skipped"; --with-data: + pycbc);
@@ -20,11 +21,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 HARNESS_ARGS=()
 WITH_DATA=0
+WITH_CHISQ=0
 for a in "$@"; do
     case "$a" in
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
         --with-data) WITH_DATA=1 ;;
-        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --with-chisq) WITH_CHISQ=1 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -49,7 +52,7 @@ if [ -x "$VENV/bin/python" ]; then
             FAILED+=("$name")
         fi
     done
-    if [ "$WITH_DATA" = 1 ] && ! log=$("$VENV/bin/python" -m pip install -q --disable-pip-version-check pycbc 2>&1); then
+    if [ "$(( WITH_DATA + WITH_CHISQ ))" -gt 0 ] && ! log=$("$VENV/bin/python" -m pip install -q --disable-pip-version-check pycbc 2>&1); then
         say "NOTE: 'pip install pycbc' failed; the data-search benchmark will be skipped:"
         printf '%s\n' "$log" | tail -n 5 >&2
         FAILED+=(pycbc)
@@ -100,6 +103,14 @@ if [ "$WITH_DATA" = 1 ]; then
         bench/data_search.sh || say "WARNING: bench/data_search.sh failed"
     else
         say "data search vs PyCBC: skipped (no venv, or a package failed to install)"
+    fi
+fi
+# --- 7. power chi^2 per trigger vs PyCBC (--with-chisq) ----------------------------------------
+if [ "$WITH_CHISQ" = 1 ]; then
+    if [ -x "$VENV/bin/python" ] && ! printf '%s\n' "${FAILED[@]}" | grep -q -x -E 'pycbc|numpy'; then
+        bench/chisq.sh || say "WARNING: bench/chisq.sh failed"
+    else
+        say "chi^2 vs PyCBC: skipped (no venv, or a package failed to install)"
     fi
 fi
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

@@ -208,9 +208,31 @@ pub struct DataArgs {
     /// segment (PyCBC's threshold_and_cluster).
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0, requires = "data")]
     pub cluster_window: f64,
+    /// Power χ² bins (Allen 2005; PyCBC's power_chisq) computed at each trigger, with its
+    /// reduced χ² = χ²/(2P − 2) and newSNR (PyCBC's newsnr, q = 6, n = 2); 0 turns it off.
+    #[arg(long, value_name = "P", default_value_t = 16, requires = "data")]
+    pub chisq_bins: u32,
+    /// Order the table's triggers and pick each template's best by `snr` or `newsnr`.
+    /// Triggers are always the clustered samples with SNR ≥ --snr-threshold: as PyCBC, the
+    /// threshold is on SNR and newSNR only ranks (see --newsnr-threshold to cut on it).
+    #[arg(long, value_enum, default_value_t = RankArg::Snr, requires = "data")]
+    pub rank: RankArg,
+    /// After the χ², drop triggers whose newSNR is below this (pycbc_inspiral's
+    /// --newsnr-threshold; the SNR threshold and clustering come first). Needs the χ².
+    #[arg(long, value_name = "NEWSNR", requires = "data")]
+    pub newsnr_threshold: Option<f64>,
     /// Also write the triggers to this HDF5 file (one dataset per column).
     #[arg(long, value_name = "FILE.hdf5", requires = "data")]
     pub output: Option<PathBuf>,
+}
+
+/// `--rank` values: the ranking statistic of a data search.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RankArg {
+    /// The matched-filter SNR |z| (default).
+    Snr,
+    /// PyCBC's reweighted SNR from the power χ² (needs --chisq-bins ≥ 2).
+    Newsnr,
 }
 
 /// `--snr-convention` values.

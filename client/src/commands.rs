@@ -139,7 +139,7 @@ async fn wait_and_print_data(
     extra: Extra,
 ) -> Result<(), CliError> {
     let data = spec.data.clone().expect("a data search");
-    let mut sink = DataSink::new(masses.len() as u64);
+    let mut sink = DataSink::for_spec(masses.len() as u64, &data);
     let collected = watch_job(conn, job_id, &mut sink, masses.len() as u64, output.quiet).await?;
     let meta = extra.meta.unwrap_or_else(|| DataMeta {
         file: format!(

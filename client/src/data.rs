@@ -138,6 +138,12 @@ pub fn prepare_data(a: &DataArgs) -> Result<PreparedData, CliError> {
         f_low: a.f_low,
         snr_threshold: a.snr_threshold,
         cluster_samples: cluster,
+        chisq_bins: a.chisq_bins,
+        rank: match a.rank {
+            crate::args::RankArg::Snr => chirpfarm_core::Rank::Snr,
+            crate::args::RankArg::Newsnr => chirpfarm_core::Rank::Newsnr,
+        },
+        newsnr_threshold: a.newsnr_threshold.unwrap_or(0.0),
     };
     spec.validate()?;
     Ok(PreparedData {

@@ -7,7 +7,8 @@
 
 use crate::data::DataMeta;
 use crate::remote::Sink;
-use chirpfarm_core::{DataSpec, TemplatePeak, Trigger};
+use chirpfarm_core::data::chisq_dof;
+use chirpfarm_core::{DataSpec, Rank, TemplatePeak, Trigger};
 use chirpfarm_proto::v1;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -16,6 +17,10 @@ use std::io::Write;
 #[derive(Debug, Clone)]
 pub struct DataSink {
     templates: u64,
+    /// χ² bins of the search (0: the blocks carry no χ² columns).
+    chisq_bins: u32,
+    /// What picks a template's best when peaks of segment groups merge.
+    rank: Rank,
     /// Per template, the loudest sample so far (`None` before its first block).
     pub peaks: Vec<Option<TemplatePeak>>,
     /// Every trigger received.
@@ -23,10 +28,12 @@ pub struct DataSink {
 }
 
 impl DataSink {
-    /// An empty sink for a bank of `templates`.
-    pub fn new(templates: u64) -> DataSink {
+    /// An empty sink for a bank of `templates` searched with `spec`.
+    pub fn for_spec(templates: u64, spec: &DataSpec) -> DataSink {
         DataSink {
             templates,
+            chisq_bins: spec.chisq_bins,
+            rank: spec.rank,
             peaks: vec![None; templates as usize],
             triggers: Vec::new(),
         }
@@ -49,12 +56,31 @@ impl Sink for DataSink {
         {
             return bad("wrong number of templates");
         }
-        for (i, (&snr, &sample)) in d.peak_snr.iter().zip(&d.peak_sample).enumerate() {
-            let p = TemplatePeak { snr, sample };
-            let slot = &mut self.peaks[b.start as usize + i];
-            *slot = Some(slot.map_or(p, |q| q.merge(p)));
-        }
         let n = d.trigger_template.len();
+        let (with, (pc, tc)) = (self.chisq_bins > 0, (b.count as usize, n));
+        let want = if with { [pc, pc, tc, tc] } else { [0; 4] };
+        let lens = [
+            d.peak_chisq.len(),
+            d.peak_newsnr.len(),
+            d.trigger_chisq.len(),
+            d.trigger_newsnr.len(),
+        ];
+        if lens != want {
+            return bad("χ² columns of the wrong length");
+        }
+        // Without χ²: χ² 0 and newSNR = SNR (what newsnr gives for a reduced χ² ≤ 1).
+        let chisq = |v: &[f64], i: usize| if with { v[i] } else { 0.0 };
+        let newsnr = |v: &[f64], i: usize, snr: f64| if with { v[i] } else { snr };
+        for (i, (&snr, &sample)) in d.peak_snr.iter().zip(&d.peak_sample).enumerate() {
+            let p = TemplatePeak {
+                snr,
+                sample,
+                chisq: chisq(&d.peak_chisq, i),
+                newsnr: newsnr(&d.peak_newsnr, i, snr),
+            };
+            let slot = &mut self.peaks[b.start as usize + i];
+            *slot = Some(slot.map_or(p, |q| q.merge_by(p, self.rank)));
+        }
         if [
             d.trigger_segment.len(),
             d.trigger_sample.len(),
@@ -78,6 +104,9 @@ impl Sink for DataSink {
                 snr: d.trigger_snr[i],
                 phase: d.trigger_phase[i],
                 sigmasq: d.trigger_sigmasq[i],
+                chisq: chisq(&d.trigger_chisq, i),
+                chisq_dof: chisq_dof(self.chisq_bins),
+                newsnr: newsnr(&d.trigger_newsnr, i, d.trigger_snr[i]),
             });
         }
         Ok(())
@@ -146,6 +175,19 @@ impl DataReport {
         self.spec.time_of(sample)
     }
 
+    /// Whether the search computed the χ² (its columns are written only then).
+    fn with_chisq(&self) -> bool {
+        self.spec.chisq_bins > 0
+    }
+
+    /// `snr` or `newsnr`, as `--rank` takes it.
+    fn rank_name(&self) -> &'static str {
+        match self.spec.rank {
+            Rank::Snr => "snr",
+            Rank::Newsnr => "newsnr",
+        }
+    }
+
     /// The JSON document (schema version 2).
     pub fn to_json(&self) -> Value {
         let d = &self.spec;
@@ -160,6 +202,10 @@ impl DataReport {
                     "max_snr": p.snr,
                     "max_time": self.time(p.sample),
                 });
+                if self.with_chisq() {
+                    t["chisq"] = json!(p.chisq);
+                    t["newsnr"] = json!(p.newsnr);
+                }
                 if let Some(q) = self.params.as_ref().and_then(|v| v.get(i)) {
                     t["mass1"] = json!(q.mass1);
                     t["mass2"] = json!(q.mass2);
@@ -173,7 +219,7 @@ impl DataReport {
             .triggers
             .iter()
             .map(|t| {
-                json!({
+                let mut v = json!({
                     "template_index": t.template,
                     "mc": self.masses[t.template as usize],
                     "segment": t.segment,
@@ -181,7 +227,14 @@ impl DataReport {
                     "snr": t.snr,
                     "phase": t.phase,
                     "sigmasq": t.sigmasq,
-                })
+                });
+                if self.with_chisq() {
+                    v["chisq"] = json!(t.chisq);
+                    v["chisq_dof"] = json!(t.chisq_dof);
+                    v["reduced_chisq"] = json!(t.reduced_chisq());
+                    v["newsnr"] = json!(t.newsnr);
+                }
+                v
             })
             .collect();
         json!({
@@ -199,6 +252,9 @@ impl DataReport {
                 "segments": self.segments,
                 "snr_threshold": d.snr_threshold,
                 "cluster_seconds": d.cluster_samples as f64 / d.sample_rate,
+                "chisq_bins": d.chisq_bins,
+                "rank": self.rank_name(),
+                "newsnr_threshold": d.newsnr_threshold,
             },
             "bank": crate::output::bank_json(&self.masses, self.params.as_deref()),
             "templates": templates,
@@ -221,12 +277,18 @@ impl DataReport {
 
     /// Writes one CSV row per trigger, with a header.
     pub fn write_csv(&self, out: &mut impl Write) -> std::io::Result<()> {
-        writeln!(
+        let chisq = self.with_chisq();
+        write!(
             out,
             "template_index,template_mc,segment,time,snr,phase,sigmasq"
         )?;
+        writeln!(
+            out,
+            "{}",
+            if chisq { ",chisq,chisq_dof,newsnr" } else { "" }
+        )?;
         for t in &self.triggers {
-            writeln!(
+            write!(
                 out,
                 "{},{:?},{},{:?},{:?},{:?},{:?}",
                 t.template,
@@ -237,25 +299,37 @@ impl DataReport {
                 t.phase,
                 t.sigmasq
             )?;
+            if chisq {
+                write!(out, ",{:?},{},{:?}", t.chisq, t.chisq_dof, t.newsnr)?;
+            }
+            writeln!(out)?;
         }
         Ok(())
     }
 
-    /// Writes a table: the loudest triggers (at most 20, by SNR), the best template, a summary.
+    /// Writes a table: the loudest triggers (at most 20, by the rank), the best template, a
+    /// summary.
     pub fn write_table(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let rank = self.spec.rank;
+        let stat = |snr: f64, newsnr: f64| rank.of(snr, newsnr);
         let mut loud: Vec<&Trigger> = self.triggers.iter().collect();
         loud.sort_by(|a, b| {
-            b.snr
-                .total_cmp(&a.snr)
+            stat(b.snr, b.newsnr)
+                .total_cmp(&stat(a.snr, a.newsnr))
                 .then(a.order_key().cmp(&b.order_key()))
         });
-        writeln!(
+        let chisq = self.with_chisq();
+        write!(
             out,
             "{:>20}  {:>8}  {:>12}  {:>10}  {:>8}",
             "GPS time", "template", "Mc", "SNR", "phase"
         )?;
+        if chisq {
+            write!(out, "  {:>10}  {:>10}", "χ²/dof", "newSNR")?;
+        }
+        writeln!(out)?;
         for t in loud.iter().take(20) {
-            writeln!(
+            write!(
                 out,
                 "{:>20.6}  {:>8}  {:>12.6}  {:>10.4}  {:>8.4}",
                 self.time(t.sample),
@@ -264,29 +338,45 @@ impl DataReport {
                 t.snr,
                 t.phase
             )?;
+            if chisq {
+                write!(out, "  {:>10.4}  {:>10.4}", t.reduced_chisq(), t.newsnr)?;
+            }
+            writeln!(out)?;
         }
-        if let Some((i, p)) = self
-            .peaks
-            .iter()
-            .enumerate()
-            .max_by(|a, b| a.1.snr.total_cmp(&b.1.snr).then(b.0.cmp(&a.0)))
-        {
-            writeln!(
+        if let Some((i, p)) = self.peaks.iter().enumerate().max_by(|a, b| {
+            stat(a.1.snr, a.1.newsnr)
+                .total_cmp(&stat(b.1.snr, b.1.newsnr))
+                .then(b.0.cmp(&a.0))
+        }) {
+            write!(
                 out,
                 "loudest template: {i} (Mc {:?}), SNR {:.4} at GPS {:.6}",
                 self.masses[i],
                 p.snr,
                 self.time(p.sample)
             )?;
+            if chisq {
+                write!(out, ", newSNR {:.4}", p.newsnr)?;
+            }
+            writeln!(out)?;
         }
         writeln!(
             out,
-            "{} templates × {} segment(s) of {} s, {} trigger(s) with SNR ≥ {}, {:.3} s on {} worker(s) [{}]",
+            "{} templates × {} segment(s) of {} s, {} trigger(s) with SNR ≥ {}{}, {:.3} s on {} worker(s) [{}]",
             self.masses.len(),
             self.segments,
             self.spec.segment_samples as f64 / self.spec.sample_rate,
             self.triggers.len(),
             self.spec.snr_threshold,
+            if chisq {
+                format!(
+                    ", χ² with {} bins, ranked by {}",
+                    self.spec.chisq_bins,
+                    self.rank_name()
+                )
+            } else {
+                String::new()
+            },
             self.wall_seconds,
             self.workers,
             self.job_id
@@ -306,25 +396,36 @@ impl DataReport {
         let snr: Vec<f64> = t.iter().map(|t| t.snr).collect();
         let phase: Vec<f64> = t.iter().map(|t| t.phase).collect();
         let sigmasq: Vec<f64> = t.iter().map(|t| t.sigmasq).collect();
+        let chisq: Vec<f64> = t.iter().map(|t| t.chisq).collect();
+        let dof: Vec<u64> = t.iter().map(|t| t.chisq_dof as u64).collect();
+        let newsnr: Vec<f64> = t.iter().map(|t| t.newsnr).collect();
         let d = &self.spec;
+        let mut columns = vec![
+            ("template_index", Column::U64(&template)),
+            ("mc", Column::F64(&mc)),
+            ("segment", Column::U64(&segment)),
+            ("sample", Column::U64(&sample)),
+            ("time", Column::F64(&time)),
+            ("snr", Column::F64(&snr)),
+            ("phase", Column::F64(&phase)),
+            ("sigmasq", Column::F64(&sigmasq)),
+        ];
+        if self.with_chisq() {
+            columns.push(("chisq", Column::F64(&chisq)));
+            columns.push(("chisq_dof", Column::U64(&dof)));
+            columns.push(("newsnr", Column::F64(&newsnr)));
+        }
         write_columns(
             path,
-            &[
-                ("template_index", Column::U64(&template)),
-                ("mc", Column::F64(&mc)),
-                ("segment", Column::U64(&segment)),
-                ("sample", Column::U64(&sample)),
-                ("time", Column::F64(&time)),
-                ("snr", Column::F64(&snr)),
-                ("phase", Column::F64(&phase)),
-                ("sigmasq", Column::F64(&sigmasq)),
-            ],
+            &columns,
             &[
                 ("sample_rate", d.sample_rate),
                 ("gps_start", d.gps_start),
                 ("f_low", d.f_low),
                 ("snr_threshold", d.snr_threshold),
                 ("segment_seconds", d.segment_samples as f64 / d.sample_rate),
+                ("chisq_bins", d.chisq_bins as f64),
+                ("newsnr_threshold", d.newsnr_threshold),
             ],
         )
         .map_err(|e| format!("cannot write the trigger file: {e}"))

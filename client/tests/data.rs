@@ -231,7 +231,7 @@ fn csv_has_one_row_per_trigger_and_the_table_a_summary() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("template_index,template_mc,segment,time,snr,phase,sigmasq")
+        Some("template_index,template_mc,segment,time,snr,phase,sigmasq,chisq,chisq_dof,newsnr")
     );
     assert!(lines.count() > 0);
     assert!(n > 0);

@@ -2,13 +2,15 @@
 //! shape and every number are verified against the task it claims to answer. A result that
 //! fails is treated as a failed execution of the task (retried elsewhere), never stored.
 
+use chirpfarm_core::data::chisq_dof;
 use chirpfarm_core::{DataSpec, Segment};
 use chirpfarm_proto::v1;
 
 /// Checks a data-search task result: one peak per template of the task, triggers as columns of
 /// equal length, each trigger inside the task's templates and segments and inside its segment's
 /// analysed samples, in strictly increasing (segment, template, sample) order, with a finite SNR
-/// at or above the threshold, a phase in [−π, π] and a positive σ².
+/// at or above the threshold, a phase in [−π, π] and a positive σ²; with χ², a finite χ² ≥ 0
+/// and the newSNR that PyCBC's formula gives for it (≤ the SNR, ≥ the newSNR threshold).
 pub fn check_data_result(
     spec: &DataSpec,
     segments: &[Segment],
@@ -54,6 +56,9 @@ pub fn check_data_result(
     if n as u64 > most {
         return bad(format!("{n} triggers, more than {most} possible"));
     }
+    check_chisq_columns(spec, count_us, d)?;
+    let with_chisq = spec.chisq_bins > 0;
+    let dof = chisq_dof(spec.chisq_bins);
     let mut last: Option<(u32, u64, u64)> = None;
     for i in 0..n {
         let (t, s, x) = (
@@ -76,6 +81,11 @@ pub fn check_data_result(
                 "trigger sample {x} outside segment {s}'s analysed samples"
             ));
         }
+        let (chisq, newsnr) = if with_chisq {
+            (d.trigger_chisq[i], d.trigger_newsnr[i])
+        } else {
+            (0.0, snr)
+        };
         let trigger = chirpfarm_core::Trigger {
             template: t,
             segment: s,
@@ -83,7 +93,18 @@ pub fn check_data_result(
             snr,
             phase,
             sigmasq,
+            chisq,
+            chisq_dof: dof,
+            newsnr,
         };
+        if with_chisq
+            && (!chisq_consistent(snr, chisq, newsnr, dof) || newsnr < spec.newsnr_threshold)
+        {
+            return bad(format!(
+                "trigger SNR {snr}, chisq {chisq}, newsnr {newsnr} (dof {dof}, newsnr threshold {})",
+                spec.newsnr_threshold
+            ));
+        }
         if !trigger.is_valid() || snr < spec.snr_threshold || snr > chirpfarm_core::result::MAX_SNR
         {
             return bad(format!(
@@ -98,6 +119,45 @@ pub fn check_data_result(
         last = Some(key);
     }
     Ok(())
+}
+
+/// The χ² columns: empty without χ², else one value per peak and per trigger, each peak's
+/// χ² finite and ≥ 0 with a consistent newSNR.
+fn check_chisq_columns(spec: &DataSpec, count: usize, d: &v1::DataResult) -> Result<(), String> {
+    let bad = |m: String| Err(format!("malformed data result: {m}"));
+    let lens = [
+        d.peak_chisq.len(),
+        d.peak_newsnr.len(),
+        d.trigger_chisq.len(),
+        d.trigger_newsnr.len(),
+    ];
+    let n = d.trigger_template.len();
+    let want = if spec.chisq_bins == 0 {
+        [0; 4]
+    } else {
+        [count, count, n, n]
+    };
+    if lens != want {
+        return bad(format!("χ² columns of lengths {lens:?}, expected {want:?}"));
+    }
+    let dof = chisq_dof(spec.chisq_bins);
+    for i in 0..d.peak_chisq.len() {
+        let (snr, chisq, newsnr) = (d.peak_snr[i], d.peak_chisq[i], d.peak_newsnr[i]);
+        if !chisq_consistent(snr, chisq, newsnr, dof) {
+            return bad(format!("peak SNR {snr}, chisq {chisq}, newsnr {newsnr}"));
+        }
+    }
+    Ok(())
+}
+
+/// A finite χ² ≥ 0 whose newSNR is PyCBC's for it (to 1e-9: the worker computes the same
+/// formula, so only a forged or corrupted value differs).
+fn chisq_consistent(snr: f64, chisq: f64, newsnr: f64, dof: u32) -> bool {
+    let want = chirpfarm_core::data::newsnr(snr, chisq / dof as f64);
+    chisq.is_finite()
+        && (0.0..=1e300).contains(&chisq)
+        && newsnr.is_finite()
+        && (newsnr - want).abs() <= 1e-9 * want.abs().max(1e-300)
 }
 
 #[cfg(test)]
@@ -122,6 +182,9 @@ mod tests {
             f_low: 20.0,
             snr_threshold: 5.0,
             cluster_samples: 256,
+            chisq_bins: 0,
+            rank: chirpfarm_core::Rank::Snr,
+            newsnr_threshold: 0.0,
         }
     }
 
@@ -135,7 +198,58 @@ mod tests {
             trigger_snr: vec![5.5, 6.0, 5.1],
             trigger_phase: vec![0.1, -3.0, 3.1],
             trigger_sigmasq: vec![2.0, 2.0, 3.0],
+            ..Default::default()
         }
+    }
+
+    /// [`good`] with χ² (4 bins, 6 dof) and the newSNR PyCBC gives for it.
+    fn good_chisq() -> v1::DataResult {
+        let mut d = good();
+        d.peak_chisq = vec![3.0, 60.0];
+        d.trigger_chisq = vec![1.0, 3.0, 12.0];
+        let ns = |s: &[f64], c: &[f64]| {
+            s.iter()
+                .zip(c)
+                .map(|(&s, &c)| chirpfarm_core::data::newsnr(s, c / 6.0))
+                .collect()
+        };
+        d.peak_newsnr = ns(&d.peak_snr, &d.peak_chisq);
+        d.trigger_newsnr = ns(&d.trigger_snr, &d.trigger_chisq);
+        d
+    }
+
+    #[test]
+    fn chisq_columns_are_checked() {
+        let mut spec = spec();
+        spec.chisq_bins = 4;
+        let segs = spec.validate().unwrap();
+        let check = |d: &v1::DataResult| check_data_result(&spec, &segs, (10, 2), (0, 1), d);
+        check(&good_chisq()).unwrap();
+        assert!(check(&good()).is_err(), "χ² columns missing");
+        type Mutation = Box<dyn Fn(&mut v1::DataResult)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("short", Box::new(|d| d.trigger_chisq.truncate(2))),
+            ("NaN", Box::new(|d| d.trigger_chisq[0] = f64::NAN)),
+            ("negative", Box::new(|d| d.peak_chisq[0] = -1.0)),
+            ("1e308", Box::new(|d| d.trigger_chisq[1] = 1e308)),
+            ("newsnr", Box::new(|d| d.trigger_newsnr[2] = 5.1)),
+            (
+                "peak newsnr",
+                Box::new(|d| d.peak_newsnr[1] = f64::INFINITY),
+            ),
+        ];
+        for (what, mutate) in cases {
+            let mut d = good_chisq();
+            mutate(&mut d);
+            assert!(check(&d).is_err(), "{what} accepted");
+        }
+        let mut strict = spec.clone();
+        strict.newsnr_threshold = 5.2;
+        let e = check_data_result(&strict, &segs, (10, 2), (0, 1), &good_chisq()).unwrap_err();
+        assert!(e.contains("newsnr threshold"), "{e}");
+        spec.chisq_bins = 0;
+        let e = check_data_result(&spec, &segs, (10, 2), (0, 1), &good_chisq()).unwrap_err();
+        assert!(e.contains("χ² columns"), "{e}");
     }
 
     #[test]

@@ -422,6 +422,18 @@ fn slice_data(d: &v1::DataResult, from: u64, skip: usize) -> v1::DataResult {
         trigger_snr: pick(&d.trigger_snr),
         trigger_phase: pick(&d.trigger_phase),
         trigger_sigmasq: pick(&d.trigger_sigmasq),
+        peak_chisq: d.peak_chisq.get(skip..).unwrap_or_default().to_vec(),
+        peak_newsnr: d.peak_newsnr.get(skip..).unwrap_or_default().to_vec(),
+        trigger_chisq: keep
+            .iter()
+            .filter_map(|&i| d.trigger_chisq.get(i))
+            .copied()
+            .collect(),
+        trigger_newsnr: keep
+            .iter()
+            .filter_map(|&i| d.trigger_newsnr.get(i))
+            .copied()
+            .collect(),
     }
 }
 
@@ -487,6 +499,7 @@ mod tests {
                 trigger_phase: vec![0.0; t.len()],
                 trigger_sigmasq: vec![1.0; t.len()],
                 trigger_template: t,
+                ..Default::default()
             }),
             ..Default::default()
         }

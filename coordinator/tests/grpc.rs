@@ -166,6 +166,7 @@ async fn blobs_are_verified_bounded_and_required_by_data_searches() {
             f_low: 20.0,
             snr_threshold: 5.0,
             cluster_samples: 1024,
+            ..Default::default()
         }),
         ..seed_spec(vec![])
     };

@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// message is larger than this plus a few bytes of framing.
 pub const BLOB_CHUNK_BYTES: usize = 1 << 20;
 
+/// Most power χ² bins a data search accepts (PyCBC's searches use 16–26).
+pub const MAX_CHISQ_BINS: u32 = 256;
+
 /// Most samples a data search accepts (2^30, 8 GiB of f64: 3 days at 4096 Hz).
 pub const MAX_DATA_SAMPLES: u64 = 1 << 30;
 
@@ -73,6 +76,53 @@ pub struct DataSpec {
     /// Clustering window in samples: the loudest sample of each window of this many analysed
     /// samples is a trigger (PyCBC's `threshold_and_cluster`).
     pub cluster_samples: u64,
+    /// Power χ² bins per trigger (PyCBC's `power_chisq`); 0: no χ² (specs from before χ²).
+    #[serde(default)]
+    pub chisq_bins: u32,
+    /// What orders the output and picks each template's best: SNR, or newSNR (needs χ²).
+    #[serde(default)]
+    pub rank: Rank,
+    /// Triggers whose newSNR is below this are dropped after the χ² (pycbc_inspiral's
+    /// `--newsnr-threshold`); 0 keeps every trigger above the SNR threshold.
+    #[serde(default)]
+    pub newsnr_threshold: f64,
+}
+
+/// PyCBC's `newsnr(snr, reduced_x2)` with its defaults `q = 6, n = 2`: the SNR reweighted by
+/// the reduced χ², `ρ · ((1 + χ_r³)/2)^(−1/6)` when `χ_r > 1`, else `ρ` (arXiv:1208.3491).
+pub fn newsnr(snr: f64, reduced_chisq: f64) -> f64 {
+    if reduced_chisq > 1.0 {
+        snr * (0.5 * (1.0 + reduced_chisq.powf(3.0))).powf(-1.0 / 6.0)
+    } else {
+        snr
+    }
+}
+
+/// Degrees of freedom of the power χ² with `bins` bins, `2P − 2` (0 for no χ²).
+pub fn chisq_dof(bins: u32) -> u32 {
+    (2 * bins).saturating_sub(2)
+}
+
+/// The ranking statistic of a data search. PyCBC thresholds and clusters on SNR, then ranks
+/// by newSNR; so does chirpfarm: the rank only changes the order of the output and which
+/// sample is a template's best, never which samples are triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Rank {
+    /// |z|, the matched-filter SNR.
+    #[default]
+    Snr,
+    /// PyCBC's reweighted SNR (`newsnr`, q = 6, n = 2), from the power χ².
+    Newsnr,
+}
+
+impl Rank {
+    /// The statistic of a peak or trigger under this rank.
+    pub fn of(self, snr: f64, newsnr: f64) -> f64 {
+        match self {
+            Rank::Snr => snr,
+            Rank::Newsnr => newsnr,
+        }
+    }
 }
 
 impl DataSpec {
@@ -157,6 +207,30 @@ impl DataSpec {
                 self.segment_samples, self.cluster_samples
             ));
         }
+        if self.chisq_bins == 1 || self.chisq_bins > MAX_CHISQ_BINS {
+            return bad(format!(
+                "--chisq-bins must be 0 (off) or between 2 and {MAX_CHISQ_BINS}, got {}",
+                self.chisq_bins
+            ));
+        }
+        if self.chisq_bins as u64 > self.segment_samples / 2 {
+            return bad(format!(
+                "--chisq-bins {} is more than the segment's {} frequency bins",
+                self.chisq_bins,
+                self.segment_samples / 2
+            ));
+        }
+        if self.rank == Rank::Newsnr && self.chisq_bins == 0 {
+            return bad("--rank newsnr needs the χ² (--chisq-bins 2 or more)".into());
+        }
+        if !(self.newsnr_threshold.is_finite() && self.newsnr_threshold >= 0.0)
+            || (self.newsnr_threshold > 0.0 && self.chisq_bins == 0)
+        {
+            return bad(format!(
+                "--newsnr-threshold must be a number ≥ 0 and needs --chisq-bins, got {}",
+                self.newsnr_threshold
+            ));
+        }
         Ok(segs)
     }
 }
@@ -203,13 +277,29 @@ pub struct TemplatePeak {
     pub snr: f64,
     /// Its data sample index (the earliest on ties).
     pub sample: u64,
+    /// Power χ² at that sample (0 without χ²).
+    #[serde(default)]
+    pub chisq: f64,
+    /// newSNR at that sample (= `snr` without χ²).
+    #[serde(default)]
+    pub newsnr: f64,
 }
 
 impl TemplatePeak {
     /// Keeps the louder of two peaks; the earlier sample wins ties, so the result does not
     /// depend on the order peaks are merged in.
     pub fn merge(self, other: TemplatePeak) -> TemplatePeak {
-        if other.snr > self.snr || (other.snr == self.snr && other.sample < self.sample) {
+        self.merge_by(other, Rank::Snr)
+    }
+
+    /// [`TemplatePeak::merge`] by the statistic of `rank` (with `--rank newsnr` a template's
+    /// best is its sample of highest newSNR).
+    pub fn merge_by(self, other: TemplatePeak, rank: Rank) -> TemplatePeak {
+        let (a, b) = (
+            rank.of(self.snr, self.newsnr),
+            rank.of(other.snr, other.newsnr),
+        );
+        if b > a || (b == a && other.sample < self.sample) {
             other
         } else {
             self
@@ -232,6 +322,15 @@ pub struct Trigger {
     pub phase: f64,
     /// The template's σ² = 4Δf Σ|h̃|²/S over the band.
     pub sigmasq: f64,
+    /// Power χ² at the peak (PyCBC's `power_chisq`); 0 without χ².
+    #[serde(default)]
+    pub chisq: f64,
+    /// Its degrees of freedom, 2P − 2 (0: no χ²). PyCBC's trigger files store P instead.
+    #[serde(default)]
+    pub chisq_dof: u32,
+    /// PyCBC's `newsnr(snr, chisq / chisq_dof)`; = `snr` without χ².
+    #[serde(default)]
+    pub newsnr: f64,
 }
 
 impl Trigger {
@@ -248,6 +347,20 @@ impl Trigger {
             && self.phase.abs() <= std::f64::consts::PI + 1e-12
             && self.sigmasq.is_finite()
             && self.sigmasq > 0.0
+            && self.chisq.is_finite()
+            && self.chisq >= 0.0
+            && self.newsnr.is_finite()
+            && self.newsnr >= 0.0
+            && self.newsnr <= self.snr * (1.0 + 1e-12)
+    }
+
+    /// The reduced χ², χ²/(2P − 2) (0 without χ²).
+    pub fn reduced_chisq(&self) -> f64 {
+        if self.chisq_dof == 0 {
+            0.0
+        } else {
+            self.chisq / self.chisq_dof as f64
+        }
     }
 }
 
@@ -284,20 +397,22 @@ mod tests {
 
     #[test]
     fn peaks_merge_independently_of_order() {
-        let a = TemplatePeak {
-            snr: 5.0,
-            sample: 10,
+        let p = |snr, sample| TemplatePeak {
+            snr,
+            sample,
+            chisq: 0.0,
+            newsnr: snr,
         };
-        let b = TemplatePeak {
-            snr: 5.0,
-            sample: 3,
-        };
-        let c = TemplatePeak {
-            snr: 4.0,
-            sample: 1,
-        };
+        let (a, b, c) = (p(5.0, 10), p(5.0, 3), p(4.0, 1));
         assert_eq!(a.merge(b), b);
         assert_eq!(b.merge(a), b);
         assert_eq!(a.merge(c).merge(b), c.merge(b).merge(a));
+        // By newSNR, a quieter peak with a better χ² wins.
+        let d = TemplatePeak {
+            newsnr: 6.0,
+            ..p(5.5, 20)
+        };
+        assert_eq!(a.merge_by(d, Rank::Newsnr), d);
+        assert_eq!(a.merge_by(d, Rank::Snr), a);
     }
 }

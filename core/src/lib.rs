@@ -25,7 +25,7 @@ pub mod segments;
 pub mod spec;
 
 pub use bank::{BankSpec, TemplateParams};
-pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
+pub use data::{BlobRef, DataSpec, Rank, TemplatePeak, Trigger};
 pub use error::SpecError;
 pub use result::{best_template, BestTemplate, TemplateResult};
 pub use segments::Segment;

@@ -2,7 +2,8 @@
 
 use crate::v1;
 use chirpfarm_core::{
-    Approximant, BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError,
+    Approximant, BankSpec, BlobRef, DataSpec, Rank, SearchSpec, SignalSpec, SnrConvention,
+    SpecError,
     TemplateParams,
 };
 
@@ -38,6 +39,12 @@ pub fn data_to_proto(d: &DataSpec) -> v1::DataSpec {
         f_low: d.f_low,
         snr_threshold: d.snr_threshold,
         cluster_samples: d.cluster_samples,
+        chisq_bins: d.chisq_bins,
+        rank: match d.rank {
+            Rank::Snr => v1::TriggerRank::Snr,
+            Rank::Newsnr => v1::TriggerRank::Newsnr,
+        } as i32,
+        newsnr_threshold: d.newsnr_threshold,
     }
 }
 
@@ -53,6 +60,13 @@ pub fn data_from_proto(d: &v1::DataSpec) -> Result<DataSpec, SpecError> {
         f_low: d.f_low,
         snr_threshold: d.snr_threshold,
         cluster_samples: d.cluster_samples,
+        chisq_bins: d.chisq_bins,
+        rank: match v1::TriggerRank::try_from(d.rank) {
+            Ok(v1::TriggerRank::Snr) => Rank::Snr,
+            Ok(v1::TriggerRank::Newsnr) => Rank::Newsnr,
+            Err(_) => return Err(SpecError::BadData(format!("unknown rank {}", d.rank))),
+        },
+        newsnr_threshold: d.newsnr_threshold,
     })
 }
 

@@ -4,7 +4,9 @@
 //! [`DataEngine`], and packing what was found in the wire's column layout.
 
 use crate::data_cache::{DataCache, DataItem, DataKey};
-use crate::engine::data::{condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef};
+use crate::engine::data::{
+    condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef, TriggerOptions,
+};
 use chirpfarm_core::data::f64_from_bytes;
 use chirpfarm_core::{BlobRef, DataSpec, Segment, Trigger};
 use chirpfarm_proto::v1;
@@ -176,15 +178,16 @@ pub fn run_data_lease(
             data: c,
         })
         .collect();
-    let outcomes = engine.filter_templates(
-        first,
-        templates,
-        &job.grid,
-        &data.psd,
-        &refs,
-        job.spec.snr_threshold,
-        job.spec.cluster_samples as usize,
-    );
+    let spec = &job.spec;
+    let opts = TriggerOptions {
+        threshold: spec.snr_threshold,
+        cluster_window: spec.cluster_samples as usize,
+        chisq_bins: spec.chisq_bins,
+        rank: spec.rank,
+        newsnr_threshold: spec.newsnr_threshold,
+    };
+    let outcomes =
+        engine.filter_templates_with(first, templates, &job.grid, &data.psd, &refs, &opts);
     let mut triggers: Vec<Trigger> = outcomes
         .iter()
         .flat_map(|o| o.triggers.iter().copied())
@@ -199,5 +202,19 @@ pub fn run_data_lease(
         trigger_snr: triggers.iter().map(|t| t.snr).collect(),
         trigger_phase: triggers.iter().map(|t| t.phase).collect(),
         trigger_sigmasq: triggers.iter().map(|t| t.sigmasq).collect(),
+        peak_chisq: chisq_column(spec, outcomes.iter().map(|o| o.peak.chisq)),
+        peak_newsnr: chisq_column(spec, outcomes.iter().map(|o| o.peak.newsnr)),
+        trigger_chisq: chisq_column(spec, triggers.iter().map(|t| t.chisq)),
+        trigger_newsnr: chisq_column(spec, triggers.iter().map(|t| t.newsnr)),
     })
+}
+
+/// A χ² column of the wire result: the values with χ², empty without (older peers and
+/// `--chisq-bins 0` send none).
+fn chisq_column(spec: &DataSpec, values: impl Iterator<Item = f64>) -> Vec<f64> {
+    if spec.chisq_bins == 0 {
+        Vec::new()
+    } else {
+        values.collect()
+    }
 }

@@ -4,16 +4,18 @@
 //! is taken from the bounded cache or generated once (outside any lock), its σ² computed once
 //! for the call's PSD, then filtered against every segment on the same thread with that
 //! thread's buffers: multiply-fill → inverse FFT → one pass over the analysed slice for the
-//! window maxima → peak and PyCBC clustering on the window maxima.
+//! window maxima → peak and PyCBC clustering on the window maxima → the power χ² and newSNR
+//! at each trigger and at the segment's peak ([`chisq`](super::chisq)), when asked for.
 
 use super::cache::{BandCache, BandTemplate, TemplateKey};
+use super::chisq::{chisq_dof, newsnr, power_chisq_edges, ChisqInput};
 use super::cluster::{clustered, peak, window_maxima_by};
 use super::condition::{sigmasq_band, ConditionedSegment};
 use super::filter::{snr_scale, split_plan, with_scratch};
 use super::grid::DataGrid;
 use super::taylorf2::fill_band_taylorf2;
 use super::template::fill_band;
-use chirpfarm_core::data::{TemplatePeak, Trigger};
+use chirpfarm_core::data::{Rank, TemplatePeak, Trigger};
 use chirpfarm_core::{Approximant, BankSpec, SearchSpec, SpecError, TemplateParams};
 use chirpfarm_waveform::TaylorF2;
 use num_complex::Complex64;
@@ -93,10 +95,39 @@ impl BankTemplate {
     }
 }
 
+/// What makes a trigger and what is computed for it (the trigger half of a `DataSpec`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TriggerOptions {
+    /// Triggers are samples with `|z| >` this (then clustered).
+    pub threshold: f64,
+    /// Clustering window, analysed samples.
+    pub cluster_window: usize,
+    /// Power χ² bins (0: none).
+    pub chisq_bins: u32,
+    /// What picks each template's best sample.
+    pub rank: Rank,
+    /// Triggers with newSNR below this are dropped after the χ² (0: none).
+    pub newsnr_threshold: f64,
+}
+
+impl TriggerOptions {
+    /// SNR threshold and clustering only: no χ², ranked by SNR.
+    pub fn snr_only(threshold: f64, cluster_window: usize) -> TriggerOptions {
+        TriggerOptions {
+            threshold,
+            cluster_window,
+            chisq_bins: 0,
+            rank: Rank::Snr,
+            newsnr_threshold: 0.0,
+        }
+    }
+}
+
 /// One template's result over a set of segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateOutcome {
-    /// Loudest analysed sample over all segments (earliest on ties).
+    /// Best analysed sample over all segments by the rank (earliest on ties): the loudest by
+    /// SNR, or by newSNR among each segment's triggers and loudest sample.
     pub peak: TemplatePeak,
     /// Clustered triggers, by (segment as given, sample).
     pub triggers: Vec<Trigger>,
@@ -138,7 +169,7 @@ impl DataEngine {
     /// Filters the templates `masses` (bank indices `first_template..`) against `segments`
     /// (all conditioned on `grid`): one outcome per template, in bank order. Triggers are
     /// samples with `|z| > threshold` kept by PyCBC's clustering over windows of
-    /// `cluster_window` analysed samples (see [`cluster`](super::cluster)).
+    /// `cluster_window` analysed samples (see [`cluster`](super::cluster)); no χ².
     #[allow(clippy::too_many_arguments)]
     pub fn filter_block(
         &self,
@@ -150,22 +181,29 @@ impl DataEngine {
         threshold: f64,
         cluster_window: usize,
     ) -> Vec<TemplateOutcome> {
+        let opts = TriggerOptions::snr_only(threshold, cluster_window);
+        self.filter_block_with(first_template, masses, grid, psd, segments, &opts)
+    }
+
+    /// [`DataEngine::filter_block`] with every trigger option: the power χ² and newSNR at each
+    /// trigger and each segment's loudest sample, the rank, the newSNR cut.
+    pub fn filter_block_with(
+        &self,
+        first_template: u64,
+        masses: &[f64],
+        grid: &DataGrid,
+        psd: &[f64],
+        segments: &[SegmentRef<'_>],
+        opts: &TriggerOptions,
+    ) -> Vec<TemplateOutcome> {
         let templates: Vec<BankTemplate> = masses
             .iter()
             .map(|&mc| BankTemplate::Newtonian { mc })
             .collect();
-        self.filter_templates(
-            first_template,
-            &templates,
-            grid,
-            psd,
-            segments,
-            threshold,
-            cluster_window,
-        )
+        self.filter_templates_with(first_template, &templates, grid, psd, segments, opts)
     }
 
-    /// [`DataEngine::filter_block`] for templates of any approximant.
+    /// [`DataEngine::filter_block`] for templates of any approximant (SNR triggers, no χ²).
     #[allow(clippy::too_many_arguments)]
     pub fn filter_templates(
         &self,
@@ -176,6 +214,20 @@ impl DataEngine {
         segments: &[SegmentRef<'_>],
         threshold: f64,
         cluster_window: usize,
+    ) -> Vec<TemplateOutcome> {
+        let opts = TriggerOptions::snr_only(threshold, cluster_window);
+        self.filter_templates_with(first_template, templates, grid, psd, segments, &opts)
+    }
+
+    /// [`DataEngine::filter_block_with`] for templates of any approximant: the one filter loop.
+    pub fn filter_templates_with(
+        &self,
+        first_template: u64,
+        templates: &[BankTemplate],
+        grid: &DataGrid,
+        psd: &[f64],
+        segments: &[SegmentRef<'_>],
+        opts: &TriggerOptions,
     ) -> Vec<TemplateOutcome> {
         assert_eq!(psd.len(), grid.bins(), "the PSD has n/2 + 1 values");
         for s in segments {
@@ -194,15 +246,18 @@ impl DataEngine {
             .map(|(i, t)| {
                 let band = self.template(t, grid);
                 let ss = sigmasq_band(&band, psd_band, grid.delta_f());
-                filter_template(
-                    first_template + i as u64,
-                    &band,
-                    ss,
-                    grid,
-                    segments,
-                    threshold,
-                    cluster_window,
-                )
+                let mut edges = Vec::new();
+                if opts.chisq_bins > 0 {
+                    let p = opts.chisq_bins as usize;
+                    power_chisq_edges(&band, psd_band, grid.delta_f(), p, &mut edges);
+                }
+                let t = Template {
+                    index: first_template + i as u64,
+                    band: &band,
+                    sigmasq: ss,
+                    edges: &edges,
+                };
+                filter_template(&t, grid, segments, opts)
             })
             .collect()
     }
@@ -223,52 +278,164 @@ impl DataEngine {
     }
 }
 
-/// One template (band bins, σ²) against every segment, on the calling thread.
-fn filter_template(
-    template: u64,
-    band: &[Complex64],
+/// One template as [`filter_template`] needs it.
+struct Template<'a> {
+    /// Bank index.
+    index: u64,
+    /// Band bins.
+    band: &'a [Complex64],
+    /// σ² with the call's PSD.
     sigmasq: f64,
+    /// χ² bin edges (empty: no χ²).
+    edges: &'a [usize],
+}
+
+/// One template against every segment, on the calling thread.
+fn filter_template(
+    t: &Template<'_>,
     grid: &DataGrid,
     segments: &[SegmentRef<'_>],
-    threshold: f64,
-    window: usize,
+    opts: &TriggerOptions,
 ) -> TemplateOutcome {
-    let scale = snr_scale(sigmasq, grid);
-    let thr_raw = threshold / scale;
+    let scale = snr_scale(t.sigmasq, grid);
+    let thr_raw = opts.threshold / scale;
     let thr2 = thr_raw * thr_raw;
+    let dof = if t.edges.is_empty() {
+        0
+    } else {
+        chisq_dof(opts.chisq_bins)
+    };
     let mut best: Option<TemplatePeak> = None;
     let mut triggers = Vec::new();
     with_scratch(grid.n, |sc| {
         // Taken out for the loop so the series can borrow the buffers (a move, no allocation).
         let mut wins = std::mem::take(&mut sc.wins);
         for seg in segments {
-            sc.correlate(band, seg.data);
+            sc.correlate(t.band, seg.data);
             let z = sc.series();
-            window_maxima_by(|j| z.get(j), seg.analyze.clone(), window, &mut wins);
-            if let Some(p) = peak(&wins) {
-                let p = TemplatePeak {
-                    snr: p.norm.sqrt() * scale,
-                    sample: seg.start + p.loc as u64,
-                };
-                best = Some(best.map_or(p, |b| b.merge(p)));
-            }
+            window_maxima_by(
+                |j| z.get(j),
+                seg.analyze.clone(),
+                opts.cluster_window,
+                &mut wins,
+            );
+            let first = triggers.len();
             clustered(&wins, thr2, |w| {
                 let z = z.get(w.loc);
                 triggers.push(Trigger {
-                    template,
+                    template: t.index,
                     segment: seg.index,
                     sample: seg.start + w.loc as u64,
                     snr: w.norm.sqrt() * scale,
                     phase: z.im.atan2(z.re),
-                    sigmasq,
+                    sigmasq: t.sigmasq,
+                    chisq: 0.0,
+                    chisq_dof: dof,
+                    newsnr: w.norm.sqrt() * scale,
                 });
             });
+            let Some(p) = peak(&wins) else { continue };
+            let mut p = TemplatePeak {
+                snr: p.norm.sqrt() * scale,
+                sample: seg.start + p.loc as u64,
+                chisq: 0.0,
+                newsnr: p.norm.sqrt() * scale,
+            };
+            if dof > 0 {
+                let input = ChisqInput {
+                    template: t.band,
+                    segment: &seg.data.w,
+                    k_low: grid.k_low(),
+                    n: grid.n,
+                    edges: t.edges,
+                    scale,
+                };
+                let at = |sample: u64| (sample - seg.start) as usize;
+                chisq_triggers(&input, &mut triggers[first..], |j| z.get(j), at);
+                p = peak_chisq(&input, p, &triggers[first..], |j| z.get(j), at);
+                // The best by newSNR among the segment's triggers and its loudest sample.
+                if opts.rank == Rank::Newsnr {
+                    for tr in &triggers[first..] {
+                        let q = TemplatePeak {
+                            snr: tr.snr,
+                            sample: tr.sample,
+                            chisq: tr.chisq,
+                            newsnr: tr.newsnr,
+                        };
+                        p = p.merge_by(q, Rank::Newsnr);
+                    }
+                }
+                if opts.newsnr_threshold > 0.0 {
+                    let mut keep = first;
+                    for i in first..triggers.len() {
+                        if triggers[i].newsnr >= opts.newsnr_threshold {
+                            triggers[keep] = triggers[i];
+                            keep += 1;
+                        }
+                    }
+                    triggers.truncate(keep);
+                }
+            }
+            best = Some(best.map_or(p, |b| b.merge_by(p, opts.rank)));
         }
         sc.wins = wins;
     });
     TemplateOutcome {
         peak: best.unwrap_or_default(),
         triggers,
+    }
+}
+
+/// Fills `chisq` and `newsnr` of `triggers` (all of one segment), [`GROUP`](super::chisq::GROUP)
+/// at a time, from the raw series `raw` (`at` maps a data sample to a segment sample).
+fn chisq_triggers(
+    input: &ChisqInput<'_>,
+    triggers: &mut [Trigger],
+    raw: impl Fn(usize) -> Complex64,
+    at: impl Fn(u64) -> usize,
+) {
+    const G: usize = super::chisq::GROUP;
+    for group in triggers.chunks_mut(G) {
+        let mut locs = [0usize; G];
+        let mut zs = [Complex64::new(0.0, 0.0); G];
+        let mut out = [0.0f64; G];
+        let m = group.len();
+        for (i, tr) in group.iter().enumerate() {
+            locs[i] = at(tr.sample);
+            zs[i] = raw(locs[i]);
+        }
+        input.chisq_at(&locs[..m], &zs[..m], &mut out[..m]);
+        for (tr, &c) in group.iter_mut().zip(&out) {
+            tr.chisq = c;
+            tr.newsnr = newsnr(tr.snr, c / tr.chisq_dof as f64);
+        }
+    }
+}
+
+/// The segment's loudest sample with its χ² and newSNR (taken from the trigger at that sample
+/// when there is one, else computed).
+fn peak_chisq(
+    input: &ChisqInput<'_>,
+    p: TemplatePeak,
+    triggers: &[Trigger],
+    raw: impl Fn(usize) -> Complex64,
+    at: impl Fn(u64) -> usize,
+) -> TemplatePeak {
+    if let Some(tr) = triggers.iter().find(|t| t.sample == p.sample) {
+        return TemplatePeak {
+            chisq: tr.chisq,
+            newsnr: tr.newsnr,
+            ..p
+        };
+    }
+    let j = at(p.sample);
+    let mut c = [0.0];
+    input.chisq_at(&[j], &[raw(j)], &mut c);
+    let dof = (input.edges.len() as u32 - 1) * 2 - 2;
+    TemplatePeak {
+        chisq: c[0],
+        newsnr: newsnr(p.snr, c[0] / dof as f64),
+        ..p
     }
 }
 

@@ -9,6 +9,7 @@
 //! | [`condition`](mod@condition) | `w_k = Δt·rfft(d)_k/S_k` once per segment; σ² |
 //! | [`filter`](mod@filter) | shared plans, per-thread buffers, multiply-fill → inverse FFT |
 //! | [`cluster`](mod@cluster) | one pass over the analysed slice: window maxima, peak, PyCBC clustering |
+//! | [`chisq`](mod@chisq) | power χ² (PyCBC's `power_chisq`) and newSNR at chosen samples |
 //! | [`cache`](mod@cache) | a bounded LRU of band templates keyed by (waveform, grid) |
 //! | [`batch`](mod@batch) | [`DataEngine`]: rayon over templates × segments |
 //!
@@ -20,6 +21,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod chisq;
 pub mod cluster;
 pub mod condition;
 mod fft;
@@ -30,7 +32,8 @@ mod tables;
 pub mod taylorf2;
 pub mod template;
 
-pub use batch::{BankTemplate, DataEngine, SegmentRef, TemplateOutcome};
+pub use batch::{BankTemplate, DataEngine, SegmentRef, TemplateOutcome, TriggerOptions};
+pub use chisq::{chisq_dof, newsnr, power_chisq_edges, ChisqInput};
 pub use condition::{condition_segment, sigmasq, ConditionedSegment};
 pub use filter::snr_series;
 pub use grid::DataGrid;
