@@ -337,6 +337,8 @@ pub struct SimulateCmd {
 pub enum SimApproximant {
     /// The seed's Newtonian stationary-phase chirp of the chirp mass of (mass1, mass2).
     Newtonian,
+    /// TaylorF2 (3.5PN phase, aligned spins, LALSuite-equal h̃+), ending at the ISCO.
+    Taylorf2,
 }
 
 /// `chirpfarm submit`.

@@ -209,7 +209,8 @@ fn check_time(row: &InjectionRow, grid: &SimGrid, gps_start: f64) -> Result<f64,
 }
 
 /// The waveform of `row` at 1 Mpc, optimally oriented, coalescing at t = 0 with φ_c = 0, on
-/// every bin of `grid` (zero outside the band), written into `h`.
+/// every bin of `grid` (zero outside the band), written into `h`: the seed's Newtonian chirp
+/// (1 light-second ÷ 1 Mpc in seconds) or TaylorF2 (`chirpfarm-waveform`, LAL's h̃+ at 1 Mpc).
 fn waveform_at_1mpc(
     approximant: SimApproximant,
     row: &InjectionRow,
@@ -231,6 +232,19 @@ fn waveform_at_1mpc(
             for v in h.iter_mut() {
                 *v /= MPC_SECONDS;
             }
+        }
+        SimApproximant::Taylorf2 => {
+            chirpfarm_waveform::TaylorF2::new(&row.params)
+                .map_err(|e| CliError::Input(format!("{}: {e}", row.origin)))?;
+            chirpfarm_waveform::taylorf2_into(
+                &row.params,
+                1.0,
+                grid.f_low,
+                None,
+                grid.delta_f(),
+                0,
+                h,
+            );
         }
     }
     Ok(())
