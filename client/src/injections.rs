@@ -78,14 +78,24 @@ impl<'a> WithInjections<'a> {
             .segments()
             .map(|s| s.iter().map(|s| s.analyzed_in_data()).collect())
             .unwrap_or_default();
+        // Triggers by sample, so each injection looks only at its window (10^4 injections
+        // against 10^6 triggers stay fast).
+        let mut by_sample: Vec<&Trigger> = report.triggers.iter().collect();
+        by_sample.sort_by_key(|t| t.sample);
         let outcomes = rows
             .iter()
             .map(|row| {
                 let sample = ((row.time - spec.gps_start) * spec.sample_rate).round() as i64;
                 let seen = sample >= 0 && analysed.iter().any(|r| r.contains(&(sample as u64)));
-                let trigger = report
-                    .triggers
+                // Candidates by sample index (one sample of slack), then the exact time test.
+                let reach = (window * spec.sample_rate).ceil().min(1e15) as i64 + 1;
+                let lo =
+                    by_sample.partition_point(|t| (t.sample as i64) < sample.saturating_sub(reach));
+                let hi = by_sample
+                    .partition_point(|t| (t.sample as i64) <= sample.saturating_add(reach));
+                let trigger = by_sample[lo..hi.max(lo)]
                     .iter()
+                    .copied()
                     .filter(|t| (spec.time_of(t.sample) - row.time).abs() <= window)
                     .max_by(|a, b| {
                         a.snr
