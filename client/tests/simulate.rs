@@ -548,6 +548,10 @@ fn taylorf2_injection_is_recovered_by_its_template() {
         ]));
         let f = &v["injections"][0];
         eprintln!("noise {noise}: {f}");
+        // PyCBC's sigma of this TaylorF2 at this distance with this PSD is 12.000000000000
+        // (tests/fixtures/simulate/check_optimal_snr.py).
+        let d = f["distance"].as_f64().unwrap();
+        assert!((d / 247.9456949967648 - 1.0).abs() < 1e-9, "distance {d}");
         assert_eq!(f["status"], "found");
         assert_eq!(f["template_index"], 0);
         let off = f["offset_samples"].as_i64().unwrap();
