@@ -14,7 +14,11 @@
 #    (<date>-quick.json with --quick);
 # 4. chirpfarm-bench-report draws bench/results/<stem>-scale.png and <stem>-per-template.png and
 #    regenerates the generated block of bench/RESULTS.md (text outside it is kept);
-# 5. with --with-data: bench/data_search.sh (bench/results/<date>-data.json).
+# 5. with --with-data: bench/data_search.sh (bench/results/<date>-data.json);
+# 6. TaylorF2 generation per template, chirpfarm vs LALSuite (pip lalsuite into the venv), and
+#    generation / filtering on the data benchmark's grid: bench/python/taylorf2_gen.py
+#    (bench/results/<date>-taylorf2.json; skipped if lalsuite cannot be installed);
+# 7. with --with-chisq: bench/chisq.sh, chi^2 per trigger vs PyCBC.
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -27,7 +31,7 @@ for a in "$@"; do
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
         --with-data) WITH_DATA=1 ;;
         --with-chisq) WITH_CHISQ=1 ;;
-        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -112,5 +116,12 @@ if [ "$WITH_CHISQ" = 1 ]; then
     else
         say "chi^2 vs PyCBC: skipped (no venv, or a package failed to install)"
     fi
+fi
+# --- 8. TaylorF2 generation vs LALSuite --------------------------------------------------
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip install -q --disable-pip-version-check lalsuite >/dev/null 2>&1; then
+    "$VENV/bin/python" bench/python/taylorf2_gen.py --command "$COMMAND" \
+        || say "WARNING: bench/python/taylorf2_gen.py failed"
+else
+    say "TaylorF2 generation vs LALSuite: skipped (no venv, or 'pip install lalsuite' failed)"
 fi
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

@@ -54,10 +54,14 @@ def main():
     ap.add_argument("--templates", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--command", default="bench/python/taylorf2_gen.py")
+    ap.add_argument("--profile", choices=["release", "dev"], default="release",
+                    help="cargo profile of the example (dev: the workspace's opt-level-3 engine "
+                         "with debug assertions, for machines where a release build is too slow)")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "-q", "--release", "-p", "chirpfarm-worker", "--example",
-                    "taylorf2_gen"], cwd=ROOT, check=True)
-    exe = os.path.join(ROOT, "target", "release", "examples", "taylorf2_gen")
+    subprocess.run(["cargo", "build", "-q", "--profile", a.profile, "-p", "chirpfarm-worker",
+                    "--example", "taylorf2_gen"], cwd=ROOT, check=True)
+    exe = os.path.join(ROOT, "target", "release" if a.profile == "release" else "debug",
+                       "examples", "taylorf2_gen")
     start = datetime.datetime.now(datetime.timezone.utc)
     ours, lal_ms, lal_version = [], [], None
     for _ in range(a.rounds):
@@ -78,7 +82,7 @@ def main():
         "lal_choosefd_ms": med(lal_ms),
         "lal_over_ours": med(lal_ms) / res["taylorf2_ms"],
         "grid": ours[0]["grid"], "templates": a.templates, "rounds": a.rounds,
-        "lalsuite": lal_version, "command": a.command,
+        "lalsuite": lal_version, "command": a.command, "profile": a.profile,
         "start": start.isoformat(timespec="seconds"),
         "end": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "nproc": os.cpu_count(), "loadavg": os.getloadavg(), "raw": ours, "raw_lal_ms": lal_ms,

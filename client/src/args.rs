@@ -13,6 +13,8 @@ Examples:
   chirpfarm submit --signal-mc 1.2 && chirpfarm watch job-1 --json
   chirpfarm search --data H-H1_GWOSC_4KHZ.hdf5 --bank 1.0:1.5:0.001 --f-low 30 --json
   chirpfarm search --data strain.npy --sample-rate 2048 --gps-start 1e9 --psd aligo --csv
+  chirpfarm simulate --duration 512 --seed 7 --inject mass1=1.4,mass2=1.3,snr=10,time=1000000200 -o d.hdf5
+  chirpfarm search --data d.hdf5 --psd aligo --injections d.hdf5.injections.csv
 
 Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
 
@@ -52,6 +54,9 @@ pub enum Command {
     Cancel(CancelCmd),
     /// List the workers registered with the coordinator.
     Workers(Remote),
+    /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`
+    /// reads, and the injection list beside it (<OUT>.injections.csv).
+    Simulate(SimulateCmd),
     /// Benchmarks: one template, template cache reuse, dispatch overhead, coordinator scale.
     #[command(subcommand)]
     Bench(BenchCmd),
@@ -281,6 +286,81 @@ pub struct SearchCmd {
     /// (`chirpfarm watch JOB` later). Without it, Ctrl-C asks whether to cancel the job.
     #[arg(long, requires = "coordinator")]
     pub detach: bool,
+    /// Data search: an injection list (as `simulate` writes: time, mass1, mass2, optimal_snr,
+    /// ...) to match against the triggers: found/missed per injection, recovered SNR / expected.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "data",
+        help_heading = "Searching data"
+    )]
+    pub injections: Option<PathBuf>,
+    /// An injection is found by the loudest trigger (any template) within this many seconds of
+    /// its coalescence time.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0.1,
+        requires = "injections",
+        help_heading = "Searching data"
+    )]
+    pub injection_window: f64,
+}
+
+/// `chirpfarm simulate`: noise from a PSD (PyCBC's frequency-domain recipe) plus injections.
+#[derive(Debug, Args)]
+pub struct SimulateCmd {
+    /// Length of the data in seconds (× sample rate: an even number of samples, at most 2^26).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: f64,
+    /// Samples per second (a power of two).
+    #[arg(long, value_name = "HZ", default_value_t = 2048.0)]
+    pub sample_rate: f64,
+    /// Noise PSD: `aligo` (the analytic aLIGO design fit) or a FILE of two columns, frequency
+    /// [Hz] and one-sided PSD [1/Hz] (interpolated as pycbc.psd.from_txt).
+    #[arg(long, value_name = "aligo|FILE", default_value = "aligo")]
+    pub psd: String,
+    /// Lower edge of the noise band and of the injections' waveforms, Hz (no noise below; the
+    /// optimal SNR is computed from here to Nyquist).
+    #[arg(long, value_name = "HZ", default_value_t = 20.0)]
+    pub f_low: f64,
+    /// Random seed: the same seed gives the same samples on every machine.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// GPS time of the first sample.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 1_000_000_000.0,
+        allow_hyphen_values = true
+    )]
+    pub gps_start: f64,
+    /// An injection `mass1=1.4,mass2=1.3[,spin1z=..,spin2z=..,coa_phase=..],snr=10,time=GPS`
+    /// (or `distance=MPC` instead of snr), or an injection FILE (CSV with those column names);
+    /// repeatable. The coalescence time must leave the whole chirp inside the data.
+    #[arg(long, value_name = "SPEC|FILE")]
+    pub inject: Vec<String>,
+    /// Waveform of the injections.
+    #[arg(long, value_enum, default_value_t = SimApproximant::Newtonian)]
+    pub approximant: SimApproximant,
+    /// No noise: the injections alone (for tests and templates' sanity checks).
+    #[arg(long)]
+    pub no_noise: bool,
+    /// Output: .hdf5/.h5 (GWOSC layout), .npy, or text (two columns: time strain).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// No summary on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `simulate --approximant` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimApproximant {
+    /// The seed's Newtonian stationary-phase chirp of the chirp mass of (mass1, mass2).
+    Newtonian,
+    /// TaylorF2 (3.5PN phase, aligned spins, LALSuite-equal h̃+), ending at the ISCO.
+    Taylorf2,
 }
 
 /// `chirpfarm submit`.

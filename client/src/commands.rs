@@ -75,6 +75,8 @@ struct Extra {
     meta: Option<DataMeta>,
     /// The HDF5 trigger file to write.
     hdf5: Option<std::path::PathBuf>,
+    /// `--injections`: the list and the matching window, seconds.
+    injections: Option<(Vec<chirpfarm_strain::simulate::InjectionRow>, f64)>,
 }
 
 /// Fails unless the job succeeded.
@@ -165,6 +167,12 @@ async fn wait_and_print_data(
     if let Some(path) = &extra.hdf5 {
         report.write_hdf5(path).map_err(CliError::Failed)?;
     }
+    if let Some((rows, window)) = &extra.injections {
+        return emit(
+            &crate::injections::WithInjections::new(&report, rows, *window),
+            output,
+        );
+    }
     emit(&report, output)
 }
 
@@ -197,6 +205,20 @@ async fn wait_and_print(
 
 /// `chirpfarm search`.
 pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
+    let injections = match &cmd.injections {
+        Some(path) => {
+            let w = cmd.injection_window;
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(CliError::Input(format!(
+                    "--injection-window must be a non-negative number of seconds, got {w}"
+                )));
+            }
+            let rows = chirpfarm_strain::simulate::read_injection_file(path)
+                .map_err(|e| CliError::Input(e.to_string()))?;
+            Some((rows, w))
+        }
+        None => None,
+    };
     let p = prepare(&cmd.search)?;
     if cmd.threads == Some(0) {
         return Err(CliError::Input("--threads must be at least 1".into()));
@@ -234,6 +256,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
             let extra = Extra {
                 meta: p.data.as_ref().map(|d| d.meta.clone()),
                 hdf5: cmd.search.data.output.clone(),
+                injections,
             };
             tokio::select! {
                 r = wait_and_print(&conn, &job, &p.spec, p.masses.clone(), cmd.output, extra) => r,

@@ -11,9 +11,11 @@ mod data;
 mod data_output;
 mod embedded;
 mod error;
+mod injections;
 mod output;
 mod progress;
 mod remote;
+mod simulate;
 mod spec;
 
 use args::{BenchCmd, Cli, Command};
@@ -33,6 +35,15 @@ fn main() -> ExitCode {
     }) = cli.command
     {
         return match bench::sim(workers, templates, chunk_size) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    if let Command::Simulate(c) = &cli.command {
+        return match simulate::simulate(c) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -85,7 +96,8 @@ fn main() -> ExitCode {
                 };
                 bench_load::load(&remote, coordinator_pid, load).await
             }
-            Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
+            Command::Simulate(_)
+            | Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
                 unreachable!("handled above")
             }
         }
