@@ -76,7 +76,8 @@ impl BankTemplate {
                     })
                     .collect()
             }
-            (Approximant::TaylorF2, _) => unreachable!("validate_waveform rejects it"),
+            // Not a bank of masses: `check_bank` says why (validate_waveform already did).
+            (Approximant::TaylorF2, bank) => spec.approximant.check_bank(bank).map(|()| Vec::new()),
         }
     }
 
