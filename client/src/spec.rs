@@ -64,6 +64,10 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             f_final: a.f_final,
         };
         let masses = spec.validate(&limits)?;
+        if spec.approximant == Approximant::TaylorF2 {
+            // Every template's band, checked here as the workers will (exit 2 before uploading).
+            chirpfarm_worker::engine::data::BankTemplate::list(&spec, limits.max_templates)?;
+        }
         if a.chunk_size == Some(0) {
             return Err(CliError::Input("--chunk-size must be at least 1".into()));
         }

@@ -100,6 +100,13 @@ fn misuse_is_refused_with_exit_2() {
         "--f-final",
     );
     expect(search(&params, &["--f-final", "500"]), "--f-final");
+    // A 300 M☉ template ends (ISCO ~15 Hz) below the band.
+    let heavy = d.join("heavy.csv");
+    std::fs::write(&heavy, "mass1,mass2\n1.4,1.3\n150,150\n").unwrap();
+    expect(
+        search(&heavy, &["--approximant", "taylorf2"]),
+        "bank template 1 (mass1 150, mass2 150)",
+    );
     let _ = std::fs::remove_dir_all(d);
 }
 

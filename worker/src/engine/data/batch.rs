@@ -56,8 +56,9 @@ pub enum BankTemplate {
 
 impl BankTemplate {
     /// The templates of `spec`'s bank, in bank order, for its approximant (at most `limit`).
-    /// TaylorF2 needs a bank of masses; every template's coefficients are checked here, so the
-    /// engine never meets an unusable one.
+    /// TaylorF2 needs a bank of masses; every template's coefficients are checked here, and
+    /// that it has at least one bin in the data's band (a template whose ISCO or `f_final` lies
+    /// below `f_low` would have σ = 0), so the engine never meets an unusable one.
     pub fn list(spec: &SearchSpec, limit: u64) -> Result<Vec<BankTemplate>, SpecError> {
         spec.validate_waveform()?;
         match (spec.approximant, &spec.bank) {
@@ -69,8 +70,24 @@ impl BankTemplate {
             (Approximant::TaylorF2, BankSpec::Params(ps)) => {
                 spec.bank.masses(limit)?; // size and parameter checks
                 ps.iter()
-                    .map(|p| {
-                        TaylorF2::new(p)?;
+                    .enumerate()
+                    .map(|(i, p)| {
+                        let t = TaylorF2::new(p)?;
+                        if let Some(d) = &spec.data {
+                            let (first, end) = t.band(d.f_low, spec.f_final, d.delta_f());
+                            let top = (d.segment_samples / 2) as usize; // Nyquist, excluded from the band
+                            if end <= first || first >= top {
+                                return Err(SpecError::BadParams(format!(
+                                    "bank template {i} (mass1 {}, mass2 {}) ends at {:.2} Hz, \
+                                     below the band from --f-low {} Hz: remove it, or lower \
+                                     --f-low",
+                                    p.mass1,
+                                    p.mass2,
+                                    spec.f_final.unwrap_or_else(|| t.f_isco()),
+                                    d.f_low
+                                )));
+                            }
+                        }
                         Ok(BankTemplate::TaylorF2 {
                             params: *p,
                             f_final: spec.f_final,
@@ -78,7 +95,8 @@ impl BankTemplate {
                     })
                     .collect()
             }
-            (Approximant::TaylorF2, _) => unreachable!("validate_waveform rejects it"),
+            // Not a bank of masses: `check_bank` says why (validate_waveform already did).
+            (Approximant::TaylorF2, bank) => spec.approximant.check_bank(bank).map(|()| Vec::new()),
         }
     }
 
