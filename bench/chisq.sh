@@ -15,9 +15,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 POINTS=${1:-64}
 PY=${CHISQ_BENCH_PYTHON:-bench/.venv/bin/python}
+CORES=$(nproc --all)
 [ -x "$PY" ] || PY=python3
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 RAYON_NUM_THREADS=1
-echo "[chisq.sh $(date -u +%FT%TZ)] $(nproc) cores, $(uptime | sed 's/.*load average/load average/')" >&2
+echo "[chisq.sh $(date -u +%FT%TZ)] $CORES cores, $(uptime | sed 's/.*load average/load average/')" >&2
 cargo test -q -p chirpfarm-worker --test chisq --no-run >&2
 OURS=$(CHISQ_BENCH_POINTS=$POINTS cargo test -q -p chirpfarm-worker --test chisq \
     bench_chisq_per_trigger -- --ignored --nocapture 2>/dev/null | grep '^{')
@@ -27,5 +28,5 @@ echo "$THEIRS"
 mkdir -p bench/results
 OUT=bench/results/$(date -u +%F)-chisq.json
 printf '{"command": "bench/chisq.sh %s", "date": "%s", "nproc": %s, "load": "%s",\n "chirpfarm": %s,\n "pycbc": %s}\n' \
-    "$POINTS" "$(date -u +%FT%TZ)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$OURS" "$THEIRS" > "$OUT"
+    "$POINTS" "$(date -u +%FT%TZ)" "$CORES" "$(cut -d' ' -f1-3 /proc/loadavg)" "$OURS" "$THEIRS" > "$OUT"
 echo "[chisq.sh] wrote $OUT" >&2
