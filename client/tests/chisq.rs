@@ -214,7 +214,7 @@ fn bad_chisq_options_exit_2() {
     for (extra, needle) in [
         (&["--chisq-bins", "1"][..], "--chisq-bins"),
         (&["--chisq-bins", "100000"][..], "--chisq-bins"),
-        (&["--chisq-bins", "-3"][..], "chisq-bins"),
+        (&["--chisq-bins=-3"][..], "--chisq-bins"),
         (
             &["--chisq-bins", "0", "--rank", "newsnr"][..],
             "--rank newsnr",

@@ -108,8 +108,8 @@ impl Jobs {
 enum Output {
     /// `results[signal][template]`.
     Signals(Vec<Vec<TemplateResult>>),
-    /// A data search's result, already in wire layout.
-    Data(v1::DataResult),
+    /// A data search's result, already in wire layout (boxed: twelve columns make it large).
+    Data(Box<v1::DataResult>),
 }
 
 /// A finished computation, handed back from the rayon pool to the session loop as the message
@@ -250,7 +250,7 @@ impl Compute {
                             (l.segment_start, l.segment_count),
                         )
                     })?
-                    .map(Output::Data)
+                    .map(|d| Output::Data(Box::new(d)))
                 });
                 let generated = engine.templates_generated().saturating_sub(before);
                 let msg =
@@ -329,7 +329,7 @@ fn result_message(
             signals: Vec::new(),
             compute_seconds: seconds,
             templates_generated: generated,
-            data: Some(data),
+            data: Some(*data),
         }),
         Ok(Output::Signals(per_signal)) => Out::Result(v1::TaskResult {
             job_id,

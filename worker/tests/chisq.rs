@@ -268,8 +268,8 @@ fn the_glitch_has_a_large_chisq_and_the_injection_does_not() {
 /// χ² per trigger at the benchmark's size, for `bench/chisq.sh` (PyCBC's side:
 /// `bench/python/chisq_bench.py`): one 256 s segment at 2048 Hz (n = 2^19), f_low 20 Hz, Mc 1.3,
 /// P = 16, `CHISQ_BENCH_POINTS` (default 64) points, one thread, median of 5. Prints one JSON
-/// line. `cargo test --release -p chirpfarm-worker --test chisq bench_chisq_per_trigger --
-/// --ignored --nocapture`.
+/// line. `cargo test -p chirpfarm-worker --test chisq bench_chisq_per_trigger -- --ignored
+/// --nocapture` (the worker is built at opt-level 3 in every profile).
 #[test]
 #[ignore]
 fn bench_chisq_per_trigger() {
