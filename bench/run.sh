@@ -13,7 +13,8 @@
 #    (<date>-quick.json with --quick);
 # 4. chirpfarm-bench-report draws bench/results/<stem>-scale.png and <stem>-per-template.png and
 #    regenerates the generated block of bench/RESULTS.md (text outside it is kept);
-# 5. with --with-data: bench/data_search.sh (bench/results/<date>-data.json).
+# 5. with --with-data: bench/data_search.sh (bench/results/<date>-data.json);
+# 6. bench/bank_place.sh: bank placement time and fitting factors (bench/results/<date>-bank.json).
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -24,7 +25,7 @@ for a in "$@"; do
     case "$a" in
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
         --with-data) WITH_DATA=1 ;;
-        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -102,4 +103,6 @@ if [ "$WITH_DATA" = 1 ]; then
         say "data search vs PyCBC: skipped (no venv, or a package failed to install)"
     fi
 fi
+# --- 7. bank placement for issue 13's example (bench/bank_place.sh, ~1 min) ----------------
+bench/bank_place.sh || say "WARNING: bench/bank_place.sh failed"
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

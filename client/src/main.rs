@@ -4,6 +4,7 @@
 //! cannot be reached, 130 interrupted (Ctrl-C).
 
 mod args;
+mod bank_cmd;
 mod bench;
 mod bench_load;
 mod commands;
@@ -33,6 +34,15 @@ fn main() -> ExitCode {
     }) = cli.command
     {
         return match bench::sim(workers, templates, chunk_size) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    if let Command::Bank(c) = cli.command {
+        return match bank_cmd::run(c) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -85,7 +95,7 @@ fn main() -> ExitCode {
                 };
                 bench_load::load(&remote, coordinator_pid, load).await
             }
-            Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
+            Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) | Command::Bank(_) => {
                 unreachable!("handled above")
             }
         }
