@@ -119,6 +119,16 @@ pub struct SearchArgs {
     /// for white unit noise, as PyCBC's matched_filter).
     #[arg(long, value_enum, default_value_t = ConventionArg::Seed)]
     pub snr_convention: ConventionArg,
+    /// Template waveform. newtonian: the seed's Newtonian chirp of the chirp mass (any bank).
+    /// taylorf2: TaylorF2 to 3.5PN in phase with aligned spins, Newtonian amplitude, ending at
+    /// the ISCO (or --f-final), equal to LALSuite's SimInspiralChooseFDWaveform(TaylorF2); needs
+    /// --data and a --bank-file with columns mass1,mass2[,spin1z,spin2z].
+    #[arg(long, value_name = "newtonian|taylorf2", default_value = "newtonian")]
+    pub approximant: String,
+    /// End TaylorF2 templates at this frequency in Hz instead of each template's ISCO
+    /// (LAL's f_max; must be above --f-low).
+    #[arg(long, value_name = "HZ")]
+    pub f_final: Option<f64>,
     /// Refuse banks with more templates than this.
     #[arg(long, default_value_t = 1_000_000)]
     pub max_templates: u64,

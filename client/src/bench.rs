@@ -56,6 +56,8 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
                     signals: vec![*s],
                     convention: SnrConvention::Seed,
                     data: None,
+                    approximant: Default::default(),
+                    f_final: None,
                 };
                 let t0 = Instant::now();
                 run_job(&conn, &spec, 0).await?;
@@ -130,6 +132,8 @@ pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), Cl
         signals: vec![chirpfarm_core::SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
         data: None,
+        approximant: Default::default(),
+        f_final: None,
     };
     let t0 = Instant::now();
     run_job(&conn, &spec, 1).await?;

@@ -81,6 +81,8 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
         signals: vec![SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
         data: None,
+        approximant: Default::default(),
+        f_final: None,
     };
     let reps = 5;
     let mut stages = Vec::new();
@@ -120,6 +122,8 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
                     .collect(),
                 convention: SnrConvention::Seed,
                 data: None,
+                approximant: Default::default(),
+                f_final: None,
             };
             run(&conn, &big).await?.0
         }
@@ -147,6 +151,8 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
         signals: vec![SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
         data: None,
+        approximant: Default::default(),
+        f_final: None,
     };
     let mut queued = 0;
     for _ in 0..load.queued_jobs {

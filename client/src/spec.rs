@@ -4,7 +4,9 @@
 use crate::args::{ConventionArg, SearchArgs};
 use crate::error::CliError;
 use chirpfarm_core::bank::SEED_BANK;
-use chirpfarm_core::{random_signals, BankSpec, Limits, SearchSpec, SignalSpec, SnrConvention};
+use chirpfarm_core::{
+    random_signals, Approximant, BankSpec, Limits, SearchSpec, SignalSpec, SnrConvention,
+};
 
 /// A search ready to run: the spec and its bank's chirp masses.
 #[derive(Debug, Clone)]
@@ -29,8 +31,23 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         max_templates: a.max_templates,
         ..Limits::default()
     };
+    let approximant = Approximant::parse(&a.approximant)?;
+    if approximant == Approximant::TaylorF2 && a.data.data.is_none() {
+        return Err(CliError::Input(
+            "--approximant taylorf2 needs --data: TaylorF2 templates are for data searches; \
+             signal searches (--signal-mc, --random-signals) use the seed's newtonian chirp"
+                .into(),
+        ));
+    }
+    if a.f_final.is_some() && approximant != Approximant::TaylorF2 {
+        return Err(CliError::Input(
+            "--f-final applies to --approximant taylorf2 (newtonian templates run to Nyquist)"
+                .into(),
+        ));
+    }
     // Validate the bank first so --random-signals can use its range.
     let masses = bank.masses(limits.max_templates)?;
+    approximant.check_bank(&bank)?; // before reading any data
     if a.data.data.is_some() {
         let data = crate::data::prepare_data(&a.data)?;
         let spec = SearchSpec {
@@ -38,6 +55,8 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             signals: Vec::new(),
             convention: SnrConvention::Physical,
             data: Some(data.spec.clone()),
+            approximant,
+            f_final: a.f_final,
         };
         let masses = spec.validate(&limits)?;
         if a.chunk_size == Some(0) {
@@ -81,6 +100,8 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             ConventionArg::Physical => SnrConvention::Physical,
         },
         data: None,
+        approximant: Default::default(),
+        f_final: None,
     };
     let masses = spec.validate(&limits)?;
     if a.chunk_size == Some(0) {

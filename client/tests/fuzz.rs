@@ -96,6 +96,8 @@ fn random_spec(r: &mut Rng) -> v1::SearchSpec {
             snr_threshold: r.float(),
             ..Default::default()
         }),
+        approximant: r.below(4) as i32 - 1,
+        f_final: r.float(),
     }
 }
 

@@ -449,6 +449,8 @@ mod tests {
             signals: vec![SignalSpec::chirp(1.0)],
             convention: SnrConvention::Seed,
             data: None,
+            approximant: Default::default(),
+            f_final: None,
         };
         let mut j = JobRecord::new(spec, 25, 10, SegmentGrid::NONE);
         j.store(1, block(10, 10));

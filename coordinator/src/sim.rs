@@ -91,6 +91,8 @@ fn run(
         signals: vec![SignalSpec::chirp(1.2)],
         convention: SnrConvention::Seed,
         data: None,
+        approximant: Default::default(),
+        f_final: None,
     };
     let t0 = Instant::now();
     let sub = coord

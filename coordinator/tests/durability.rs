@@ -92,6 +92,8 @@ impl Farm {
             signals: SIGNALS.iter().map(|&mc| SignalSpec::chirp(mc)).collect(),
             convention: SnrConvention::Seed,
             data: None,
+            approximant: Default::default(),
+            f_final: None,
         };
         let sub = self.coord.submit(spec, CHUNK, true).expect("submit");
         Coordinator::parse_job_id(&sub.job_id).unwrap()

@@ -29,4 +29,6 @@ pub use data::{BlobRef, DataSpec, TemplatePeak, Trigger};
 pub use error::SpecError;
 pub use result::{best_template, BestTemplate, TemplateResult};
 pub use segments::Segment;
-pub use spec::{random_signals, validate_mc, Limits, SearchSpec, SignalSpec, SnrConvention};
+pub use spec::{
+    random_signals, validate_mc, Approximant, Limits, SearchSpec, SignalSpec, SnrConvention,
+};

@@ -37,6 +37,55 @@ impl SnrConvention {
     }
 }
 
+/// Which waveform a search's templates are: one type shared by the CLI, the wire conversion and
+/// the engine, so "which templates" is decided in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Approximant {
+    /// The seed's Newtonian chirp of the chirp mass (physics.md §1); any bank. The default, so
+    /// specs and journals written before approximants existed keep their meaning.
+    #[default]
+    Newtonian,
+    /// TaylorF2, 3.5PN phase with aligned spins, equal to LALSuite's (crate
+    /// `chirpfarm-waveform`); needs a bank of (mass1, mass2[, spin1z, spin2z]).
+    TaylorF2,
+}
+
+impl Approximant {
+    /// The name used on the command line, on the wire and in JSON (`newtonian`, `taylorf2`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Approximant::Newtonian => "newtonian",
+            Approximant::TaylorF2 => "taylorf2",
+        }
+    }
+
+    /// Whether `bank` describes templates of this approximant: TaylorF2 needs component
+    /// masses, which a chirp-mass bank does not have.
+    pub fn check_bank(self, bank: &BankSpec) -> Result<(), SpecError> {
+        if self == Approximant::TaylorF2 && !matches!(bank, BankSpec::Params(_)) {
+            return Err(SpecError::BadParams(
+                "--approximant taylorf2 needs component masses: give a --bank-file with \
+                 columns mass1,mass2[,spin1z,spin2z] (a chirp-mass bank only describes \
+                 newtonian templates; use --approximant newtonian for it)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parses `newtonian` or `taylorf2` (case-insensitive).
+    pub fn parse(s: &str) -> Result<Approximant, SpecError> {
+        match s.to_ascii_lowercase().as_str() {
+            "newtonian" => Ok(Approximant::Newtonian),
+            "taylorf2" => Ok(Approximant::TaylorF2),
+            _ => Err(SpecError::BadParams(format!(
+                "unknown approximant {s:?}: expected \"newtonian\" or \"taylorf2\""
+            ))),
+        }
+    }
+}
+
 /// A signal described by its parameters; the worker builds its frequency series itself, so
 /// signals never travel as arrays.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -100,6 +149,14 @@ pub struct SearchSpec {
     pub convention: SnrConvention,
     /// A search over strain data instead of `signals`.
     pub data: Option<DataSpec>,
+    /// Which waveform the templates are. TaylorF2 needs a data search and a bank of masses;
+    /// absent in older specs and journals, which were all Newtonian.
+    #[serde(default)]
+    pub approximant: Approximant,
+    /// Where TaylorF2 templates end, Hz (`None`: each template's ISCO, LAL's default); must lie
+    /// above the data's `f_low`. Newtonian templates ignore it (they run to Nyquist).
+    #[serde(default)]
+    pub f_final: Option<f64>,
 }
 
 impl SearchSpec {
@@ -110,11 +167,35 @@ impl SearchSpec {
             signals,
             convention,
             data: None,
+            approximant: Approximant::Newtonian,
+            f_final: None,
         }
+    }
+
+    /// Checks the approximant against the rest of the request: TaylorF2 needs a data search
+    /// and a bank of component masses, and `f_final` must be a frequency above `f_low`.
+    pub fn validate_waveform(&self) -> Result<(), SpecError> {
+        if let Some(f) = self.f_final {
+            let f_low = self.data.as_ref().map_or(0.0, |d| d.f_low);
+            if !(f.is_finite() && f > f_low) {
+                return Err(SpecError::BadParams(format!(
+                    "--f-final must be a frequency in Hz above the filter's f_low ({f_low} Hz), got {f}"
+                )));
+            }
+        }
+        if self.approximant == Approximant::TaylorF2 && self.data.is_none() {
+            return Err(SpecError::BadParams(
+                "--approximant taylorf2 is for data searches (--data); signal searches \
+                 (--signal-mc, --random-signals) use the seed's newtonian chirp"
+                    .into(),
+            ));
+        }
+        self.approximant.check_bank(&self.bank)
     }
 
     /// Validates the whole request and returns the bank's chirp masses.
     pub fn validate(&self, limits: &Limits) -> Result<Vec<f64>, SpecError> {
+        self.validate_waveform()?;
         if let Some(data) = &self.data {
             if !self.signals.is_empty() {
                 return Err(SpecError::BadData(
@@ -196,6 +277,45 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.iter().all(|s| s.mc >= 0.8 && s.mc < 1.74));
         assert_ne!(a, random_signals(10, 8, 0.8, 1.74));
+    }
+
+    #[test]
+    fn approximant_names_and_serde_default() {
+        for a in [Approximant::Newtonian, Approximant::TaylorF2] {
+            assert_eq!(Approximant::parse(a.name()).unwrap(), a);
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.name()));
+        }
+        assert_eq!(
+            Approximant::parse("TaylorF2").unwrap(),
+            Approximant::TaylorF2
+        );
+        assert!(Approximant::parse("imrphenomd").is_err());
+        assert_eq!(Approximant::default(), Approximant::Newtonian);
+        // A spec written before approximants existed parses as Newtonian.
+        let spec = SearchSpec::signals(crate::bank::SEED_BANK, vec![], SnrConvention::Seed);
+        let mut v = serde_json::to_value(&spec).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("approximant");
+        obj.remove("f_final");
+        let old: SearchSpec = serde_json::from_value(v).unwrap();
+        assert_eq!(old, spec);
+    }
+
+    #[test]
+    fn taylorf2_needs_data_and_masses() {
+        let mut spec = SearchSpec::signals(
+            crate::bank::SEED_BANK,
+            vec![SignalSpec::chirp(1.2)],
+            SnrConvention::Seed,
+        );
+        spec.approximant = Approximant::TaylorF2;
+        let e = spec.validate(&Limits::default()).unwrap_err().to_string();
+        assert!(e.contains("--data"), "{e}");
+        spec.f_final = Some(-1.0);
+        spec.approximant = Approximant::Newtonian;
+        let e = spec.validate(&Limits::default()).unwrap_err().to_string();
+        assert!(e.contains("--f-final"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use crate::v1;
 use chirpfarm_core::{
-    BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError, TemplateParams,
+    Approximant, BankSpec, BlobRef, DataSpec, SearchSpec, SignalSpec, SnrConvention, SpecError,
+    TemplateParams,
 };
 
 /// A domain blob reference as its wire form.
@@ -127,6 +128,26 @@ pub fn convention_from_proto(v: i32) -> Result<SnrConvention, SpecError> {
     }
 }
 
+/// A domain approximant as its wire enum value.
+pub fn approximant_to_proto(a: Approximant) -> i32 {
+    match a {
+        Approximant::Newtonian => v1::Approximant::Newtonian as i32,
+        Approximant::TaylorF2 => v1::Approximant::Taylorf2 as i32,
+    }
+}
+
+/// A wire enum value as a domain approximant; unknown values are rejected (a newer client's
+/// waveform must not silently become Newtonian).
+pub fn approximant_from_proto(v: i32) -> Result<Approximant, SpecError> {
+    match v1::Approximant::try_from(v) {
+        Ok(v1::Approximant::Newtonian) => Ok(Approximant::Newtonian),
+        Ok(v1::Approximant::Taylorf2) => Ok(Approximant::TaylorF2),
+        Err(_) => Err(SpecError::BadParams(format!(
+            "unknown approximant {v} on the wire: expected 0 (newtonian) or 1 (taylorf2)"
+        ))),
+    }
+}
+
 /// A domain search spec as its wire form.
 pub fn spec_to_proto(spec: &SearchSpec) -> v1::SearchSpec {
     v1::SearchSpec {
@@ -141,6 +162,8 @@ pub fn spec_to_proto(spec: &SearchSpec) -> v1::SearchSpec {
             .collect(),
         convention: convention_to_proto(spec.convention),
         data: spec.data.as_ref().map(data_to_proto),
+        approximant: approximant_to_proto(spec.approximant),
+        f_final: spec.f_final.unwrap_or(0.0),
     }
 }
 
@@ -159,6 +182,9 @@ pub fn spec_from_proto(spec: Option<&v1::SearchSpec>) -> Result<SearchSpec, Spec
             .collect(),
         convention: convention_from_proto(spec.convention)?,
         data: spec.data.as_ref().map(data_from_proto).transpose()?,
+        approximant: approximant_from_proto(spec.approximant)?,
+        // 0 = unset; anything else (incl. NaN or negative) is kept for validate() to reject.
+        f_final: (spec.f_final != 0.0).then_some(spec.f_final),
     })
 }
 
@@ -176,9 +202,18 @@ mod tests {
             }],
             convention: SnrConvention::Physical,
             data: None,
+            approximant: Approximant::Newtonian,
+            f_final: None,
         };
         let back = spec_from_proto(Some(&spec_to_proto(&spec))).unwrap();
         assert_eq!(back, spec);
+        let f2 = SearchSpec {
+            approximant: Approximant::TaylorF2,
+            f_final: Some(512.0),
+            ..spec.clone()
+        };
+        assert_eq!(spec_from_proto(Some(&spec_to_proto(&f2))).unwrap(), f2);
+        assert!(approximant_from_proto(9).is_err());
         let params = BankSpec::Params(vec![TemplateParams {
             mass1: 1.4,
             mass2: 1.3,

@@ -22,8 +22,9 @@ pub mod ratelimit;
 pub mod shutdown;
 
 pub use convert::{
-    bank_from_proto, bank_to_proto, blob_from_proto, blob_to_proto, convention_from_proto,
-    convention_to_proto, data_from_proto, data_to_proto, spec_from_proto, spec_to_proto,
+    approximant_from_proto, approximant_to_proto, bank_from_proto, bank_to_proto, blob_from_proto,
+    blob_to_proto, convention_from_proto, convention_to_proto, data_from_proto, data_to_proto,
+    spec_from_proto, spec_to_proto,
 };
 
 /// The protocol version a worker must speak to register. Bump it on any incompatible change.

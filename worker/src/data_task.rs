@@ -4,7 +4,7 @@
 //! [`DataEngine`], and packing what was found in the wire's column layout.
 
 use crate::data_cache::{DataCache, DataItem, DataKey};
-use crate::engine::data::{condition_segment, DataEngine, DataGrid, SegmentRef};
+use crate::engine::data::{condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef};
 use chirpfarm_core::data::f64_from_bytes;
 use chirpfarm_core::{BlobRef, DataSpec, Segment, Trigger};
 use chirpfarm_proto::v1;
@@ -129,7 +129,7 @@ pub async fn fetch_blob(
     Ok(bytes)
 }
 
-/// Filters bank templates `masses` (starting at bank index `first`) against segments
+/// Filters bank templates `templates` (starting at bank index `first`) against segments
 /// `[seg_start, seg_start + seg_count)` and returns the task's result.
 pub fn run_data_lease(
     engine: &DataEngine,
@@ -137,7 +137,7 @@ pub fn run_data_lease(
     job: &DataJob,
     data: &Loaded,
     first: u64,
-    masses: &[f64],
+    templates: &[BankTemplate],
     (seg_start, seg_count): (u32, u32),
 ) -> Result<v1::DataResult, String> {
     let segs = job
@@ -176,9 +176,9 @@ pub fn run_data_lease(
             data: c,
         })
         .collect();
-    let outcomes = engine.filter_block(
+    let outcomes = engine.filter_templates(
         first,
-        masses,
+        templates,
         &job.grid,
         &data.psd,
         &refs,

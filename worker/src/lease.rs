@@ -4,7 +4,7 @@
 
 use crate::data_cache::DataCache;
 use crate::data_task::{run_data_lease, DataJob};
-use crate::engine::data::DataEngine;
+use crate::engine::data::{BankTemplate, DataEngine};
 use crate::engine::Engine;
 use crate::session::LeaseKey;
 use chirpfarm_core::{SearchSpec, TemplateResult};
@@ -41,6 +41,9 @@ pub struct JobCtx {
     masses: Result<Vec<f64>, String>,
     /// For a data search: its data (fetched on first use), or why the spec is unusable.
     data: Option<Result<Arc<DataJob>, String>>,
+    /// For a data search: the bank's templates for its approximant, or why they are unusable
+    /// (empty for signal searches, which filter `masses`).
+    templates: Result<Vec<BankTemplate>, String>,
 }
 
 /// The job specs a worker keeps, bounded.
@@ -61,6 +64,10 @@ impl Jobs {
             Ok(spec) => JobCtx {
                 masses: spec.bank.masses(u64::MAX).map_err(|e| e.to_string()),
                 data: spec.data.clone().map(|d| DataJob::new(d).map(Arc::new)),
+                templates: match spec.data {
+                    Some(_) => BankTemplate::list(&spec, u64::MAX).map_err(|e| e.to_string()),
+                    None => Ok(Vec::new()),
+                },
                 spec,
             },
             Err(e) => JobCtx {
@@ -69,9 +76,12 @@ impl Jobs {
                     signals: vec![],
                     convention: Default::default(),
                     data: None,
+                    approximant: Default::default(),
+                    f_final: None,
                 },
                 masses: Err(e.to_string()),
                 data: None,
+                templates: Err(e.to_string()),
             },
         };
         self.map.insert(j.job_id.clone(), Arc::new(ctx));
@@ -227,7 +237,8 @@ impl Compute {
                         return Err("revoked before it started".into());
                     }
                     let d = data.as_ref().map_err(|e| e.clone())?;
-                    let masses = lease_slice(&job, l.start, l.count)?;
+                    let templates = job.templates.as_ref().map_err(|e| e.clone())?;
+                    let templates = bank_slice(templates, l.start, l.count)?;
                     catch(|| {
                         run_data_lease(
                             &engine,
@@ -235,7 +246,7 @@ impl Compute {
                             d,
                             &loaded,
                             l.start,
-                            masses,
+                            templates,
                             (l.segment_start, l.segment_count),
                         )
                     })?
@@ -253,16 +264,21 @@ impl Compute {
 /// The bank slice a lease names, or why it is outside the bank.
 fn lease_slice(job: &JobCtx, start: u64, count: u32) -> Result<&[f64], String> {
     let masses = job.masses.as_ref().map_err(|e| e.clone())?;
+    bank_slice(masses, start, count)
+}
+
+/// `bank[start..start + count]`, or why it is outside the bank.
+fn bank_slice<T>(bank: &[T], start: u64, count: u32) -> Result<&[T], String> {
     let end = start
         .checked_add(count as u64)
-        .filter(|e| *e <= masses.len() as u64);
+        .filter(|e| *e <= bank.len() as u64);
     let Some(end) = end else {
         return Err(format!(
             "lease {start}+{count} is outside the bank of {}",
-            masses.len()
+            bank.len()
         ));
     };
-    Ok(&masses[start as usize..end as usize])
+    Ok(&bank[start as usize..end as usize])
 }
 
 /// Runs `f`, turning a panic into an error (a worker never dies of a bad task).

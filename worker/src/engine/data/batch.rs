@@ -11,8 +11,11 @@ use super::cluster::{clustered, peak, window_maxima_by};
 use super::condition::{sigmasq_band, ConditionedSegment};
 use super::filter::{snr_scale, split_plan, with_scratch};
 use super::grid::DataGrid;
+use super::taylorf2::fill_band_taylorf2;
 use super::template::fill_band;
 use chirpfarm_core::data::{TemplatePeak, Trigger};
+use chirpfarm_core::{Approximant, BankSpec, SearchSpec, SpecError, TemplateParams};
+use chirpfarm_waveform::TaylorF2;
 use num_complex::Complex64;
 use rayon::prelude::*;
 use std::ops::Range;
@@ -31,6 +34,65 @@ pub struct SegmentRef<'a> {
     pub data: &'a ConditionedSegment,
 }
 
+/// One bank template as the data engine generates it: the same bank entry is a different
+/// waveform depending on the search's approximant, so the engine is told which.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BankTemplate {
+    /// The seed's Newtonian chirp of chirp mass `mc`.
+    Newtonian {
+        /// Chirp mass, M☉.
+        mc: f64,
+    },
+    /// TaylorF2 (LAL's), ending at `f_final` or the template's ISCO.
+    TaylorF2 {
+        /// Component masses and aligned spins.
+        params: TemplateParams,
+        /// Upper frequency, Hz (`None`: ISCO).
+        f_final: Option<f64>,
+    },
+}
+
+impl BankTemplate {
+    /// The templates of `spec`'s bank, in bank order, for its approximant (at most `limit`).
+    /// TaylorF2 needs a bank of masses; every template's coefficients are checked here, so the
+    /// engine never meets an unusable one.
+    pub fn list(spec: &SearchSpec, limit: u64) -> Result<Vec<BankTemplate>, SpecError> {
+        spec.validate_waveform()?;
+        match (spec.approximant, &spec.bank) {
+            (Approximant::Newtonian, bank) => Ok(bank
+                .masses(limit)?
+                .into_iter()
+                .map(|mc| BankTemplate::Newtonian { mc })
+                .collect()),
+            (Approximant::TaylorF2, BankSpec::Params(ps)) => {
+                spec.bank.masses(limit)?; // size and parameter checks
+                ps.iter()
+                    .map(|p| {
+                        TaylorF2::new(p)?;
+                        Ok(BankTemplate::TaylorF2 {
+                            params: *p,
+                            f_final: spec.f_final,
+                        })
+                    })
+                    .collect()
+            }
+            (Approximant::TaylorF2, _) => unreachable!("validate_waveform rejects it"),
+        }
+    }
+
+    /// The band bins `[k_low, n/2)` of this template on `grid` (`out.len() == grid.band_len()`).
+    pub fn fill_band(&self, grid: &DataGrid, out: &mut [Complex64]) {
+        match *self {
+            BankTemplate::Newtonian { mc } => fill_band(mc, grid, out),
+            BankTemplate::TaylorF2 { params, f_final } => match TaylorF2::new(&params) {
+                Ok(t) => fill_band_taylorf2(&t, f_final, grid, out),
+                // `list` checked every template; a hand-made bad one gives a zero template.
+                Err(_) => out.fill(Complex64::new(0.0, 0.0)),
+            },
+        }
+    }
+}
+
 /// One template's result over a set of segments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateOutcome {
@@ -43,7 +105,7 @@ pub struct TemplateOutcome {
 /// The data-search engine: shared FFT plans, per-thread buffers and a bounded template cache.
 /// `Send + Sync`; one per worker, shared by all its tasks.
 pub struct DataEngine {
-    /// Band templates by (mc, grid).
+    /// Band templates by (waveform, grid).
     cache: BandCache,
     /// Cache misses since creation.
     generated: AtomicU64,
@@ -59,14 +121,14 @@ impl DataEngine {
         }
     }
 
-    /// The band template of `mc` on `grid`, from the cache or generated (and inserted).
-    fn template(&self, mc: f64, grid: &DataGrid) -> BandTemplate {
-        let key = TemplateKey::new(mc, grid);
+    /// The band template of `t` on `grid`, from the cache or generated (and inserted).
+    fn template(&self, t: &BankTemplate, grid: &DataGrid) -> BandTemplate {
+        let key = TemplateKey::of(t, grid);
         if let Some(t) = self.cache.get(&key) {
             return t;
         }
         let mut band = vec![Complex64::new(0.0, 0.0); grid.band_len()];
-        fill_band(mc, grid, &mut band);
+        t.fill_band(grid, &mut band);
         let band: BandTemplate = band.into();
         self.generated.fetch_add(1, Ordering::Relaxed);
         self.cache.insert(key, BandTemplate::clone(&band));
@@ -88,6 +150,33 @@ impl DataEngine {
         threshold: f64,
         cluster_window: usize,
     ) -> Vec<TemplateOutcome> {
+        let templates: Vec<BankTemplate> = masses
+            .iter()
+            .map(|&mc| BankTemplate::Newtonian { mc })
+            .collect();
+        self.filter_templates(
+            first_template,
+            &templates,
+            grid,
+            psd,
+            segments,
+            threshold,
+            cluster_window,
+        )
+    }
+
+    /// [`DataEngine::filter_block`] for templates of any approximant.
+    #[allow(clippy::too_many_arguments)]
+    pub fn filter_templates(
+        &self,
+        first_template: u64,
+        templates: &[BankTemplate],
+        grid: &DataGrid,
+        psd: &[f64],
+        segments: &[SegmentRef<'_>],
+        threshold: f64,
+        cluster_window: usize,
+    ) -> Vec<TemplateOutcome> {
         assert_eq!(psd.len(), grid.bins(), "the PSD has n/2 + 1 values");
         for s in segments {
             assert_eq!(s.data.grid, *grid, "segment {} is on another grid", s.index);
@@ -99,11 +188,11 @@ impl DataEngine {
         }
         let _ = split_plan(grid.n); // plan once, before the threads race for it
         let psd_band = &psd[grid.k_low()..grid.k_high()];
-        masses
+        templates
             .par_iter()
             .enumerate()
-            .map(|(i, &mc)| {
-                let band = self.template(mc, grid);
+            .map(|(i, t)| {
+                let band = self.template(t, grid);
                 let ss = sigmasq_band(&band, psd_band, grid.delta_f());
                 filter_template(
                     first_template + i as u64,

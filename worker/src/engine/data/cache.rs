@@ -1,19 +1,26 @@
 //! A bounded, least-recently-used cache of band templates, shared by all threads.
 //!
-//! A template depends on its chirp mass and on the grid, so the key is
-//! `(mc, n, sample_rate, f_low)` by bit pattern. Entries account for their band's bytes (they
-//! differ with `n`); a hit hands out an `Arc` and the lock is held only for the map operation.
+//! A template depends on its waveform (approximant and parameters) and on the grid, so the key
+//! is the [`BankTemplate`] and `(n, sample_rate, f_low)`, all by bit pattern — two templates
+//! with the same chirp mass but different approximants, mass ratios, spins or `f_final` never
+//! share an entry. Entries account for their band's bytes (they differ with `n`); a hit hands
+//! out an `Arc` and the lock is held only for the map operation.
 
 use super::grid::DataGrid;
+use super::BankTemplate;
+use chirpfarm_core::Approximant;
 use num_complex::Complex64;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-/// What identifies a template: chirp mass and grid, as bit patterns.
+/// What identifies a template: its waveform and the grid, as bit patterns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TemplateKey {
-    /// `mc.to_bits()`.
-    pub mc: u64,
+    /// Which waveform.
+    pub approximant: Approximant,
+    /// The waveform's parameters' bits: `[mc, 0, 0, 0, 0]` (Newtonian) or
+    /// `[mass1, mass2, spin1z, spin2z, f_final or 0]` (TaylorF2).
+    pub params: [u64; 5],
     /// Segment length.
     pub n: usize,
     /// `sample_rate.to_bits()`.
@@ -23,10 +30,29 @@ pub struct TemplateKey {
 }
 
 impl TemplateKey {
-    /// The key of `mc` on `grid`.
+    /// The key of the Newtonian chirp `mc` on `grid`.
     pub fn new(mc: f64, grid: &DataGrid) -> TemplateKey {
+        TemplateKey::of(&BankTemplate::Newtonian { mc }, grid)
+    }
+
+    /// The key of any bank template on `grid`.
+    pub fn of(t: &BankTemplate, grid: &DataGrid) -> TemplateKey {
+        let (approximant, params) = match *t {
+            BankTemplate::Newtonian { mc } => (Approximant::Newtonian, [mc.to_bits(), 0, 0, 0, 0]),
+            BankTemplate::TaylorF2 { params: p, f_final } => (
+                Approximant::TaylorF2,
+                [
+                    p.mass1.to_bits(),
+                    p.mass2.to_bits(),
+                    p.spin1z.to_bits(),
+                    p.spin2z.to_bits(),
+                    f_final.unwrap_or(0.0).to_bits(),
+                ],
+            ),
+        };
         TemplateKey {
-            mc: mc.to_bits(),
+            approximant,
+            params,
             n: grid.n,
             sample_rate: grid.sample_rate.to_bits(),
             f_low: grid.f_low.to_bits(),
@@ -169,5 +195,27 @@ mod tests {
         assert!(c.bytes() <= 3 * one && c.len() == 1);
         // Too big for the budget: not stored.
         assert!(!c.insert(TemplateKey::new(5.0, &g1), band(1000)));
+    }
+
+    #[test]
+    fn keys_separate_approximants_and_parameters() {
+        use chirpfarm_core::TemplateParams;
+        let g = DataGrid::new(4096, 1024.0, 20.0);
+        let p = TemplateParams {
+            mass1: 1.4,
+            mass2: 1.4,
+            spin1z: 0.0,
+            spin2z: 0.0,
+        };
+        let f2 = |p: TemplateParams, f_final| BankTemplate::TaylorF2 { params: p, f_final };
+        let base = TemplateKey::of(&f2(p, None), &g);
+        // Same chirp mass as Newtonian: a different key.
+        assert_ne!(base, TemplateKey::new(p.chirp_mass(), &g));
+        assert_ne!(
+            base,
+            TemplateKey::of(&f2(TemplateParams { spin1z: 0.1, ..p }, None), &g)
+        );
+        assert_ne!(base, TemplateKey::of(&f2(p, Some(500.0)), &g));
+        assert_eq!(base, TemplateKey::of(&f2(p, None), &g));
     }
 }
