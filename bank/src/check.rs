@@ -10,8 +10,8 @@
 //! the exact matches; the metric distance ignores them (a non-spinning metric).
 
 use crate::coords::Chirp;
-use crate::metric::{dist2, MetricField};
 use crate::matcher::Matcher;
+use crate::metric::{dist2, MetricField};
 use crate::region::Region;
 use chirpfarm_core::TemplateParams;
 use rand::{Rng, SeedableRng};
@@ -135,6 +135,9 @@ pub fn summarize(ff: &[f64], min_match: f64) -> Summary {
         fraction_above: v.iter().filter(|&&x| x >= min_match).count() as f64 / v.len() as f64,
         min: v[0],
         mean: v.iter().sum::<f64>() / v.len() as f64,
-        percentiles: [1.0, 5.0, 10.0, 50.0].iter().map(|&p| (p, pick(p))).collect(),
+        percentiles: [1.0, 5.0, 10.0, 50.0]
+            .iter()
+            .map(|&p| (p, pick(p)))
+            .collect(),
     }
 }

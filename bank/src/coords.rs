@@ -101,7 +101,10 @@ mod tests {
         assert!((t[0] / 6248.28 - 1.0).abs() < 1.5e-4, "{t:?}");
         assert!((t[1] / 217.734 - 1.0).abs() < 1.0e-4, "{t:?}");
         let (m1, m2) = c.masses(c.theta_of_masses(2.5, 1.1)).unwrap();
-        assert!((m1 - 2.5).abs() < 1e-9 && (m2 - 1.1).abs() < 1e-9, "{m1} {m2}");
+        assert!(
+            (m1 - 2.5).abs() < 1e-9 && (m2 - 1.1).abs() < 1e-9,
+            "{m1} {m2}"
+        );
         assert!((c.theta0_of_mc(chirp_mass(1.4, 1.4)) - t[0]).abs() < 1e-9 * t[0]);
         let clamped = c.clamp_equal_mass(c.theta(2.8, 0.26));
         let (m1, m2) = c.masses(clamped).unwrap();

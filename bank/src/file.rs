@@ -47,9 +47,9 @@ pub fn read_bank_file(path: &Path) -> Result<BankFile, BankError> {
     let name = path.display().to_string();
     let bytes = if name == "-" {
         let mut v = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut v)
-            .map_err(|e| BankError::Input(format!("cannot read the bank from standard input: {e}")))?;
+        std::io::stdin().read_to_end(&mut v).map_err(|e| {
+            BankError::Input(format!("cannot read the bank from standard input: {e}"))
+        })?;
         v
     } else {
         std::fs::read(path)
@@ -219,7 +219,10 @@ pub fn write_bank(
         meta.f_high
     );
     for p in templates {
-        out.push_str(&format!("{},{},{},{}\n", p.mass1, p.mass2, p.spin1z, p.spin2z));
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            p.mass1, p.mass2, p.spin1z, p.spin2z
+        ));
     }
     if name == "-" {
         use std::io::Write;

@@ -216,7 +216,10 @@ fn lattice(
         .chain((0..12).map(|k| polar(0.5 * r, k as f64 / 12.0)))
         .chain((0..24).map(|k| polar(r, (k as f64 + 0.5) / 24.0)))
         .collect();
-    let (j0, j1) = ((umin(1) / row).floor() as i64, (umax(1) / row).ceil() as i64);
+    let (j0, j1) = (
+        (umin(1) / row).floor() as i64,
+        (umax(1) / row).ceil() as i64,
+    );
     let mut kept: Vec<Theta> = Vec::new();
     for j in j0..=j1 {
         let shift = if j.rem_euclid(2) == 1 { 0.5 * a } else { 0.0 };
@@ -228,7 +231,9 @@ fn lattice(
             if t[0] < b0 || t[0] > b1 || t[1] < c0 || t[1] > c1 {
                 continue;
             }
-            let hit = ring.iter().any(|d| in_strip(to_t([p[0] + d[0], p[1] + d[1]])))
+            let hit = ring
+                .iter()
+                .any(|d| in_strip(to_t([p[0] + d[0], p[1] + d[1]])))
                 || strip_corners
                     .iter()
                     .any(|c| (c[0] - p[0]).powi(2) + (c[1] - p[1]).powi(2) <= r * r);
@@ -237,7 +242,8 @@ fn lattice(
             }
         }
     }
-    // Onto the physical sheet; drop near-duplicates the clamping makes (closer than r/10).
+    // Onto the physical sheet by metric projection; only exact duplicates are dropped (a point
+    // moved even r/10 away from the one it duplicates would open a hole of 1.1 r).
     let mut out: Vec<Theta> = Vec::with_capacity(kept.len());
     let mut clamped = 0;
     for t in kept {
@@ -245,8 +251,8 @@ fn lattice(
             Some((_, eta)) if eta <= 0.25 => t,
             _ => {
                 clamped += 1;
-                let c = chirp.clamp_equal_mass(t);
-                if out.iter().any(|&o| dist2(&s.g, o, c) < 0.01 * r * r) {
+                let c = project_equal_mass(chirp, &s.g, t);
+                if out.iter().any(|&o| dist2(&s.g, o, c) < 1e-12 * r * r) {
                     continue;
                 }
                 c
@@ -265,6 +271,28 @@ fn lattice(
         })
         .collect();
     (templates, clamped)
+}
+
+/// The point of the equal-mass line nearest to `t` in the metric `g` (golden-section search in
+/// ln M around the point of the same chirp mass). For a region bounded by a nearly straight
+/// line, the projection brings a template no farther from any point inside than it was, so it
+/// keeps covering what it covered.
+fn project_equal_mass(chirp: &Chirp, g: &Metric2, t: Theta) -> Theta {
+    let guess = chirp.clamp_equal_mass(t);
+    let m0 = chirp.mass_eta(guess).map_or(1.0, |(m, _)| m).ln();
+    let on_line = |x: f64| chirp.theta(x.exp(), 0.25);
+    let cost = |x: f64| dist2(g, t, on_line(x));
+    let (mut a, mut b) = (m0 - 0.3, m0 + 0.3);
+    let phi = 0.5 * (5f64.sqrt() - 1.0);
+    for _ in 0..80 {
+        let (c, d) = (b - phi * (b - a), a + phi * (b - a));
+        if cost(c) < cost(d) {
+            b = d;
+        } else {
+            a = c;
+        }
+    }
+    on_line(0.5 * (a + b))
 }
 
 /// A point at radius `rad` and angle `turns` × 2π.

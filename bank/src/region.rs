@@ -128,7 +128,10 @@ mod tests {
         assert!((r.eta_min() - 3.0 / 16.0).abs() < 1e-15);
         assert!(MassRange::parse("--mass1", "3:1").is_err());
         assert!(MassRange::parse("--mass1", "0:1").is_err());
-        assert!(MassRange::parse("--mass1", "a:1").unwrap_err().to_string().contains("--mass1"));
+        assert!(MassRange::parse("--mass1", "a:1")
+            .unwrap_err()
+            .to_string()
+            .contains("--mass1"));
         assert_eq!(MassRange::parse("--mass1", "1.4").unwrap().hi, 1.4);
     }
 }

@@ -29,8 +29,16 @@ fn pycbc_hdf5_bank_reads_back_equal() {
     let got = bank.spec.params().unwrap();
     assert_eq!(got.len(), want.len());
     for (g, w) in got.iter().zip(want) {
-        let w: Vec<f64> = w.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-        assert_eq!([g.mass1, g.mass2, g.spin1z, g.spin2z], [w[0], w[1], w[2], w[3]]);
+        let w: Vec<f64> = w
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(
+            [g.mass1, g.mass2, g.spin1z, g.spin2z],
+            [w[0], w[1], w[2], w[3]]
+        );
     }
     // PyCBC's string attributes are not chirpfarm's metadata.
     assert!(bank.meta.is_none());
@@ -53,8 +61,18 @@ fn h5py_chunked_float32_bank_without_spins() {
 #[test]
 fn written_banks_read_back_equal_with_their_metadata() {
     let templates = vec![
-        TemplateParams { mass1: 2.9876543210123, mass2: 1.0123456789, spin1z: 0.0, spin2z: 0.0 },
-        TemplateParams { mass1: 1.4, mass2: 1.4, spin1z: 0.1, spin2z: -0.3 },
+        TemplateParams {
+            mass1: 2.9876543210123,
+            mass2: 1.0123456789,
+            spin1z: 0.0,
+            spin2z: 0.0,
+        },
+        TemplateParams {
+            mass1: 1.4,
+            mass2: 1.4,
+            spin1z: 0.1,
+            spin2z: -0.3,
+        },
     ];
     let meta = BankMeta {
         region: Region {
@@ -85,8 +103,12 @@ fn bad_files_name_the_file_and_the_line() {
     assert!(e.contains("bad.csv") && e.contains("line 2"), "{e}");
     // An HDF5 file without the datasets, and a truncated one.
     let h = tmp("nomass.hdf5");
-    chirpfarm_strain::h5::write_columns(&h, &[("snr", chirpfarm_strain::h5::Column::F64(&[1.0]))], &[])
-        .unwrap();
+    chirpfarm_strain::h5::write_columns(
+        &h,
+        &[("snr", chirpfarm_strain::h5::Column::F64(&[1.0]))],
+        &[],
+    )
+    .unwrap();
     let e = read_bank_file(&h).unwrap_err().to_string();
     assert!(e.contains("nomass.hdf5") && e.contains("mass1"), "{e}");
     let bytes = std::fs::read(fixtures().join("pycbc_bank.hdf5")).unwrap();

@@ -94,7 +94,9 @@ pub fn run(c: BankCmd) -> Result<(), CliError> {
             return Err(CliError::Input("--threads must be at least 1".into()));
         }
         // Fails only if a pool exists already, which is then used as it is.
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
     }
     match c.check.clone() {
         Some(bank) => check(&c, bank),
@@ -280,8 +282,22 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
         summary.min,
         summary.mean
     );
-    println!("percentile  {}", summary.percentiles.iter().map(|(p, _)| format!("{:>7}", format!("{p}%"))).collect::<String>());
-    println!("FF          {}", summary.percentiles.iter().map(|(_, v)| format!("{v:>7.4}")).collect::<String>());
+    println!(
+        "percentile  {}",
+        summary
+            .percentiles
+            .iter()
+            .map(|(p, _)| format!("{:>7}", format!("{p}%")))
+            .collect::<String>()
+    );
+    println!(
+        "FF          {}",
+        summary
+            .percentiles
+            .iter()
+            .map(|(_, v)| format!("{v:>7.4}"))
+            .collect::<String>()
+    );
     let mut worst: Vec<&Injection> = inj.iter().collect();
     worst.sort_by(|a, b| a.fitting_factor.total_cmp(&b.fitting_factor));
     println!("lowest:     mass1    mass2       FF   metric prediction");
