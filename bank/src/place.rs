@@ -206,11 +206,15 @@ fn lattice(
                 .mass_eta(t)
                 .is_some_and(|(m, eta)| spec.region.contains_m_eta(m, eta))
     };
-    let strip_corners: Vec<[f64; 2]> = corners
+    let mut strip_corners: Vec<[f64; 2]> = corners
         .iter()
         .filter(|c| c[0] >= s.lo - slack && c[0] <= s.hi + slack)
         .map(|&c| to_u(c))
         .collect();
+    // The region's edges inside the band, every r/4: a disc that meets a thin sliver of the
+    // region (near a corner) between the test points below still holds one of these.
+    strip_corners.extend(edge_points(spec, chirp, s, &to_u, 0.25 * r));
+    strip_corners.sort_by(|a, b| a[0].total_cmp(&b[0]));
     // Test points of a disc: the centre, 12 at r/2, 24 on the rim.
     let ring: Vec<[f64; 2]> = std::iter::once([0.0, 0.0])
         .chain((0..12).map(|k| polar(0.5 * r, k as f64 / 12.0)))
@@ -231,12 +235,15 @@ fn lattice(
             if t[0] < b0 || t[0] > b1 || t[1] < c0 || t[1] > c1 {
                 continue;
             }
+            let near = |c: &[f64; 2]| (c[0] - p[0]).powi(2) + (c[1] - p[1]).powi(2) <= r * r;
+            let from = strip_corners.partition_point(|c| c[0] < p[0] - r);
             let hit = ring
                 .iter()
                 .any(|d| in_strip(to_t([p[0] + d[0], p[1] + d[1]])))
-                || strip_corners
+                || strip_corners[from..]
                     .iter()
-                    .any(|c| (c[0] - p[0]).powi(2) + (c[1] - p[1]).powi(2) <= r * r);
+                    .take_while(|c| c[0] <= p[0] + r)
+                    .any(near);
             if hit {
                 kept.push(t);
             }
@@ -271,6 +278,59 @@ fn lattice(
         })
         .collect();
     (templates, clamped)
+}
+
+/// Points of the region's boundary (the mass box's edges, folded to m1 ≥ m2, and the equal-mass
+/// line) whose θ0 lies in the strip's band, at most `step` apart in the strip's coordinates `u`.
+fn edge_points(
+    spec: &PlaceSpec,
+    chirp: &Chirp,
+    s: &Strip,
+    to_u: &dyn Fn(Theta) -> [f64; 2],
+    step: f64,
+) -> Vec<[f64; 2]> {
+    let (a, b) = (spec.region.mass1, spec.region.mass2);
+    let (lo, hi) = (a.lo.max(b.lo), a.hi.min(b.hi));
+    let mut edges = vec![
+        ((a.lo, b.lo), (a.hi, b.lo)),
+        ((a.lo, b.hi), (a.hi, b.hi)),
+        ((a.lo, b.lo), (a.lo, b.hi)),
+        ((a.hi, b.lo), (a.hi, b.hi)),
+    ];
+    if lo <= hi {
+        edges.push(((lo, lo), (hi, hi)));
+    }
+    let mut out = Vec::new();
+    for ((x0, y0), (x1, y1)) in edges {
+        let at = |t: f64| chirp.theta_of_masses(x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+        // θ0 falls monotonically along every edge (the chirp mass grows): bisect for the band.
+        let find = |target: f64| {
+            let (mut l, mut h) = (0.0f64, 1.0f64);
+            for _ in 0..60 {
+                let m = 0.5 * (l + h);
+                if at(m)[0] > target {
+                    l = m;
+                } else {
+                    h = m;
+                }
+            }
+            l
+        };
+        let (t0, t1) = ((find(s.hi) - 1e-6).max(0.0), (find(s.lo) + 1e-6).min(1.0));
+        let coarse: Vec<[f64; 2]> = (0..=64)
+            .map(|i| to_u(at(t0 + (t1 - t0) * i as f64 / 64.0)))
+            .collect();
+        let len: f64 = coarse
+            .windows(2)
+            .map(|w| ((w[1][0] - w[0][0]).powi(2) + (w[1][1] - w[0][1]).powi(2)).sqrt())
+            .sum();
+        let n = ((len / step).ceil() as usize).clamp(1, 1_000_000);
+        out.extend((0..=n).filter_map(|i| {
+            let t = at(t0 + (t1 - t0) * i as f64 / n as f64);
+            (t[0] >= s.lo && t[0] <= s.hi).then(|| to_u(t))
+        }));
+    }
+    out
 }
 
 /// The point of the equal-mass line nearest to `t` in the metric `g` (golden-section search in
