@@ -18,6 +18,7 @@
 use crate::coords::{Chirp, Theta};
 use crate::metric::{dist2, eigen, max_ratio, Metric2, MetricField};
 use crate::region::Region;
+use crate::BankError;
 use chirpfarm_core::TemplateParams;
 use rayon::prelude::*;
 
@@ -57,8 +58,13 @@ struct Strip {
     t3: (f64, f64),
 }
 
+/// Lattice points a strip may test: beyond this the region is far too large for one bank
+/// (millions of templates) and placement refuses rather than run for hours.
+const MAX_CANDIDATES: f64 = 2e7;
+
 /// Places the bank. Deterministic: the same inputs give the same templates in the same order.
-pub fn place(spec: &PlaceSpec, field: &MetricField) -> Placement {
+/// Refuses a region whose lattice would be unreasonably large.
+pub fn place(spec: &PlaceSpec, field: &MetricField) -> Result<Placement, BankError> {
     let chirp = field.chirp;
     let (mc_lo, mc_hi) = spec.region.mc_range();
     let (t0_lo, t0_hi) = (chirp.theta0_of_mc(mc_hi), chirp.theta0_of_mc(mc_lo));
@@ -82,13 +88,13 @@ pub fn place(spec: &PlaceSpec, field: &MetricField) -> Placement {
             let strip = strip_metric(spec, field, lo, hi, &corners);
             lattice(spec, &chirp, &strip, r, &corners)
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     let clamped = per_strip.iter().map(|(_, c)| c).sum();
-    Placement {
+    Ok(Placement {
         templates: per_strip.into_iter().flat_map(|(t, _)| t).collect(),
         strips: n,
         clamped,
-    }
+    })
 }
 
 /// Samples of the region inside the θ0 band [lo, hi]: `rows` values of θ0 (chirp mass) × `cols`
@@ -171,7 +177,7 @@ fn lattice(
     s: &Strip,
     r: f64,
     corners: &[Theta],
-) -> (Vec<TemplateParams>, usize) {
+) -> Result<(Vec<TemplateParams>, usize), BankError> {
     let (lam, v) = eigen(&s.g);
     let (s0, s1) = (lam[0].sqrt(), lam[1].sqrt());
     let to_u = |t: Theta| {
@@ -224,6 +230,14 @@ fn lattice(
         (umin(1) / row).floor() as i64,
         (umax(1) / row).ceil() as i64,
     );
+    let candidates = (j1 - j0 + 1) as f64 * ((umax(0) - umin(0)) / a + 2.0);
+    if candidates.is_nan() || candidates > MAX_CANDIDATES {
+        return Err(BankError::Input(format!(
+            "{} at minimal match {} needs more than {MAX_CANDIDATES:e} lattice points in one strip of chirp mass: split the region or lower --min-match",
+            spec.region.describe(),
+            spec.min_match
+        )));
+    }
     let mut kept: Vec<Theta> = Vec::new();
     for j in j0..=j1 {
         let shift = if j.rem_euclid(2) == 1 { 0.5 * a } else { 0.0 };
@@ -277,7 +291,7 @@ fn lattice(
             spin2z: 0.0,
         })
         .collect();
-    (templates, clamped)
+    Ok((templates, clamped))
 }
 
 /// Points of the region's boundary (the mass box's edges, folded to m1 ≥ m2, and the equal-mass

@@ -83,7 +83,8 @@ fn a_small_bank_covers_its_region_at_the_minimal_match() {
             min_match: mm,
         },
         &field,
-    );
+    )
+    .unwrap();
     let bank = &placed.templates;
     assert!(
         bank.len() > 10 && bank.len() < 2000,

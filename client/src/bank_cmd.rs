@@ -160,7 +160,7 @@ fn make(c: &BankCmd) -> Result<(), CliError> {
             min_match: mm,
         },
         &field,
-    );
+    )?;
     let seconds = start.elapsed().as_secs_f64();
     let meta = BankMeta {
         region,
