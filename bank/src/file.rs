@@ -63,6 +63,11 @@ pub fn read_bank_file(path: &Path) -> Result<BankFile, BankError> {
         }
         return read_hdf5(path);
     }
+    let name = if name == "-" {
+        "standard input".to_string()
+    } else {
+        name
+    };
     let text = String::from_utf8(bytes)
         .map_err(|e| BankError::Input(format!("{name}: neither HDF5 nor UTF-8 text ({e})")))?;
     let spec = BankSpec::parse_list(&text).map_err(|e| BankError::Input(format!("{name}: {e}")))?;
