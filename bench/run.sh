@@ -18,7 +18,8 @@
 # 6. TaylorF2 generation per template, chirpfarm vs LALSuite (pip lalsuite into the venv), and
 #    generation / filtering on the data benchmark's grid: bench/python/taylorf2_gen.py
 #    (bench/results/<date>-taylorf2.json; skipped if lalsuite cannot be installed);
-# 7. with --with-chisq: bench/chisq.sh, chi^2 per trigger vs PyCBC.
+# 7. with --with-chisq: bench/chisq.sh, chi^2 per trigger vs PyCBC;
+# 8. bench/bank_place.sh: bank placement time and fitting factors (bench/results/<date>-bank.json).
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,7 +32,7 @@ for a in "$@"; do
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
         --with-data) WITH_DATA=1 ;;
         --with-chisq) WITH_CHISQ=1 ;;
-        -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -124,4 +125,6 @@ if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -m pip install -q --disable-p
 else
     say "TaylorF2 generation vs LALSuite: skipped (no venv, or 'pip install lalsuite' failed)"
 fi
+# --- 9. bank placement for issue 13's example (bench/bank_place.sh, ~1 min) ----------------
+bench/bank_place.sh || say "WARNING: bench/bank_place.sh failed"
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

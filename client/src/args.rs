@@ -15,6 +15,8 @@ Examples:
   chirpfarm search --data strain.npy --sample-rate 2048 --gps-start 1e9 --psd aligo --csv
   chirpfarm simulate --duration 512 --seed 7 --inject mass1=1.4,mass2=1.3,snr=10,time=1000000200 -o d.hdf5
   chirpfarm search --data d.hdf5 --psd aligo --injections d.hdf5.injections.csv
+  chirpfarm bank --mass1 1:3 --mass2 1:3 --min-match 0.97 --f-low 30 --psd aligo -o bank.csv
+  chirpfarm bank --check bank.csv --injections 1000
 
 Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
 
@@ -60,6 +62,8 @@ pub enum Command {
     /// Benchmarks: one template, template cache reuse, dispatch overhead, coordinator scale.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Place a template bank at a minimal match with the metric, or check one's fitting factors.
+    Bank(crate::bank_cmd::BankCmd),
 }
 
 /// Where the coordinator is and how to authenticate.
@@ -92,7 +96,8 @@ pub struct SearchArgs {
     /// Template bank from a file: one chirp mass (solar masses) per line, or a table whose first
     /// line names its columns: `mc`, or `mass1,mass2` with optional `spin1z,spin2z` (comma or
     /// space separated; the Newtonian chirp uses the chirp mass of mass1, mass2). Blank lines
-    /// and lines starting with # are ignored.
+    /// and anything after # are ignored; `-` reads standard input. A PyCBC HDF5 bank (datasets
+    /// mass1, mass2, spin1z, spin2z; recognised by its signature) is read too.
     #[arg(long, value_name = "FILE")]
     pub bank_file: Option<PathBuf>,
     /// Signal chirp mass in solar masses; repeat or give a comma list (1.2,1.35). The signal is

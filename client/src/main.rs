@@ -4,6 +4,7 @@
 //! cannot be reached, 130 interrupted (Ctrl-C).
 
 mod args;
+mod bank_cmd;
 mod bench;
 mod bench_load;
 mod commands;
@@ -44,6 +45,15 @@ fn main() -> ExitCode {
     }
     if let Command::Simulate(c) = &cli.command {
         return match simulate::simulate(c) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
+            }
+        };
+    }
+    if let Command::Bank(c) = cli.command {
+        return match bank_cmd::run(c) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -97,6 +107,7 @@ fn main() -> ExitCode {
                 bench_load::load(&remote, coordinator_pid, load).await
             }
             Command::Simulate(_)
+            | Command::Bank(_)
             | Command::Bench(BenchCmd::Filter { .. } | BenchCmd::Sim { .. }) => {
                 unreachable!("handled above")
             }

@@ -23,13 +23,8 @@ pub struct Prepared {
 pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
     let bank = match (&a.bank, &a.bank_file) {
         (Some(r), _) => BankSpec::parse_range(r)?,
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                CliError::Input(format!("cannot read bank file {}: {e}", path.display()))
-            })?;
-            BankSpec::parse_list(&text)
-                .map_err(|e| CliError::Input(format!("{}: {e}", path.display())))?
-        }
+        // Text/CSV or PyCBC HDF5 (by signature), `-` for stdin; errors name file and line.
+        (None, Some(path)) => chirpfarm_bank::file::read_bank_file(path)?.spec,
         (None, None) => SEED_BANK,
     };
     let limits = Limits {

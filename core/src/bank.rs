@@ -90,15 +90,17 @@ impl BankSpec {
 
     /// Parses the text of a bank file: one chirp mass per line, or — when the first line that is
     /// not blank or a `#` comment names columns — a table with columns `mc`, or `mass1,mass2`
-    /// and optionally `spin1z,spin2z` (comma or whitespace separated, any order). A line that
-    /// is not numbers is reported by its 1-based number.
+    /// and optionally `spin1z,spin2z` (comma or whitespace separated, any order). Anything after
+    /// `#` is a comment and a leading UTF-8 byte-order mark is skipped (spreadsheets write one).
+    /// Every error names the 1-based line.
     pub fn parse_list(text: &str) -> Result<BankSpec, SpecError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut lines = text
             .lines()
             .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'));
-        let Some((_, first)) = lines.clone().next() else {
+            .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim()))
+            .filter(|(_, l)| !l.is_empty());
+        let Some((header_line, first)) = lines.clone().next() else {
             return Ok(BankSpec::List(Vec::new()));
         };
         let split = |l: &str| -> Vec<String> {
@@ -109,7 +111,7 @@ impl BankSpec {
         };
         let header = split(first);
         if header.iter().all(|h| h.parse::<f64>().is_ok()) {
-            return Self::parse_masses(text);
+            return Self::parse_masses(lines);
         }
         lines.next();
         let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
@@ -119,7 +121,7 @@ impl BankSpec {
                 .any(|k| h.eq_ignore_ascii_case(k))
             {
                 return Err(SpecError::BadParams(format!(
-                    "bank file header: unknown column {h:?} (expected mc, or mass1, mass2 and optionally spin1z, spin2z)"
+                    "bank file line {header_line}: unknown column {h:?} (expected mc, or mass1, mass2 and optionally spin1z, spin2z)"
                 )));
             }
         }
@@ -141,7 +143,7 @@ impl BankSpec {
         match (col("mc"), col("mass1"), col("mass2")) {
             (Some(c), None, None) => {
                 let v = rows
-                    .map(|r| r.and_then(|(line, f)| number(line, &f, c)))
+                    .map(|r| r.and_then(|(line, f)| checked_mc(line, number(line, &f, c)?)))
                     .collect::<Result<Vec<f64>, _>>()?;
                 Ok(BankSpec::List(v))
             }
@@ -154,35 +156,37 @@ impl BankSpec {
                 let v = rows
                     .map(|r| {
                         let (line, f) = r?;
-                        Ok(TemplateParams {
+                        let p = TemplateParams {
                             mass1: number(line, &f, a)?,
                             mass2: number(line, &f, b)?,
                             spin1z: spin(line, &f, s1)?,
                             spin2z: spin(line, &f, s2)?,
-                        })
+                        };
+                        p.validate().map_err(|e| {
+                            SpecError::BadParams(format!("bank file line {line}: {e}"))
+                        })?;
+                        Ok(p)
                     })
                     .collect::<Result<Vec<_>, SpecError>>()?;
                 Ok(BankSpec::Params(v))
             }
             _ => Err(SpecError::BadParams(format!(
-                "bank file header {header:?}: give either mc, or mass1 and mass2"
+                "bank file line {header_line}: header {header:?}: give either mc, or mass1 and mass2"
             ))),
         }
     }
 
-    /// One chirp mass per line.
-    fn parse_masses(text: &str) -> Result<BankSpec, SpecError> {
+    /// One chirp mass per line (comments and blank lines already removed).
+    fn parse_masses<'a>(
+        lines: impl Iterator<Item = (usize, &'a str)>,
+    ) -> Result<BankSpec, SpecError> {
         let mut masses = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mc = line.parse::<f64>().map_err(|_| SpecError::BadBankLine {
-                line: i + 1,
-                text: line.to_string(),
+        for (line, text) in lines {
+            let mc = text.parse::<f64>().map_err(|_| SpecError::BadBankLine {
+                line,
+                text: text.to_string(),
             })?;
-            masses.push(mc);
+            masses.push(checked_mc(line, mc)?);
         }
         Ok(BankSpec::List(masses))
     }
@@ -265,6 +269,13 @@ impl BankSpec {
             _ => None,
         }
     }
+}
+
+/// A bank file's chirp mass, refused with its line when not positive and finite.
+fn checked_mc(line: usize, mc: f64) -> Result<f64, SpecError> {
+    crate::spec::validate_mc(mc)
+        .map(|()| mc)
+        .map_err(|e| SpecError::BadParams(format!("bank file line {line}: {e}")))
 }
 
 #[cfg(test)]
@@ -351,12 +362,8 @@ mod tests {
             .to_string()
             .contains("eta"));
         assert!(BankSpec::parse_list("mass1\n1\n").is_err());
-        let bad_spin = BankSpec::parse_list("mass1,mass2,spin1z,spin2z\n1.4,1.4,1.5,0\n").unwrap();
-        assert!(bad_spin
-            .masses(10)
-            .unwrap_err()
-            .to_string()
-            .contains("spin"));
+        let bad_spin = BankSpec::parse_list("mass1,mass2,spin1z,spin2z\n1.4,1.4,1.5,0\n");
+        assert!(bad_spin.unwrap_err().to_string().contains("spin"));
     }
 
     #[test]
@@ -371,5 +378,21 @@ mod tests {
         );
         let ok = BankSpec::parse_list("1.0\n1.5\n").unwrap();
         assert_eq!(ok, BankSpec::List(vec![1.0, 1.5]));
+        // A byte-order mark, comments after values, line numbers on every error.
+        let b = BankSpec::parse_list("\u{feff}mass1,mass2 # header\n1.4,1.3 # first\n").unwrap();
+        assert_eq!(b.params().unwrap()[0].mass2, 1.3);
+        assert_eq!(
+            BankSpec::parse_list("1.2 # a\n1.3\n").unwrap(),
+            BankSpec::List(vec![1.2, 1.3])
+        );
+        for (text, line) in [
+            ("# c\nmass1,mass2\n1.4,-1\n", 3),
+            ("\nmass1,foo\n", 2),
+            ("mc\n1\n0\n", 3),
+            ("1\n\n-2\n", 3),
+        ] {
+            let e = BankSpec::parse_list(text).unwrap_err().to_string();
+            assert!(e.contains(&format!("line {line}")), "{text:?}: {e}");
+        }
     }
 }

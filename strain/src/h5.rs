@@ -252,6 +252,21 @@ impl H5Reader {
         }
     }
 
+    /// Reads a numeric scalar attribute of the root group as f64, or `None` when there is none
+    /// (banks keep how they were made there).
+    pub fn root_f64_attr(&self, attr: &str) -> Result<Option<f64>, H5Error> {
+        let attrs = self
+            .file
+            .root()
+            .attrs()
+            .map_err(|e| self.decode_error("/", e))?;
+        match attrs.get(attr).map(attr_to_f64) {
+            None => Ok(None),
+            Some(Ok(v)) => Ok(Some(v)),
+            Some(Err(problem)) => Err(self.bad(&format!("root attribute {attr}"), problem)),
+        }
+    }
+
     /// Reads `name` as a scalar dataset if there is one, else as the attribute after the last
     /// `/` of the dataset before it (`strain/Strain/Xstart`); `None` when neither exists.
     pub fn f64_attr_or_scalar(&self, name: &str) -> Result<Option<f64>, H5Error> {
