@@ -3,8 +3,7 @@
 use crate::v1;
 use chirpfarm_core::{
     Approximant, BankSpec, BlobRef, DataSpec, Rank, SearchSpec, SignalSpec, SnrConvention,
-    SpecError,
-    TemplateParams,
+    SpecError, TemplateParams,
 };
 
 /// A domain blob reference as its wire form.
