@@ -345,9 +345,11 @@ pub struct SimulateCmd {
     /// repeatable. The coalescence time must leave the whole chirp inside the data.
     #[arg(long, value_name = "SPEC|FILE")]
     pub inject: Vec<String>,
-    /// Waveform of the injections.
-    #[arg(long, value_enum, default_value_t = SimApproximant::Newtonian)]
-    pub approximant: SimApproximant,
+    /// Waveform of the injections: newtonian (the seed's stationary-phase chirp of the chirp
+    /// mass of mass1, mass2) or taylorf2 (3.5PN phase, aligned spins, LALSuite-equal h̃+,
+    /// ending at the ISCO).
+    #[arg(long, value_name = "newtonian|taylorf2", default_value = "newtonian")]
+    pub approximant: String,
     /// No noise: the injections alone (for tests and templates' sanity checks).
     #[arg(long)]
     pub no_noise: bool,
@@ -357,15 +359,6 @@ pub struct SimulateCmd {
     /// No summary on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-}
-
-/// `simulate --approximant` values.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum SimApproximant {
-    /// The seed's Newtonian stationary-phase chirp of the chirp mass of (mass1, mass2).
-    Newtonian,
-    /// TaylorF2 (3.5PN phase, aligned spins, LALSuite-equal h̃+), ending at the ISCO.
-    Taylorf2,
 }
 
 /// `chirpfarm submit`.

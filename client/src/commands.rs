@@ -155,6 +155,7 @@ async fn wait_and_print_data(
         masses,
         spec.bank.params().map(|p| p.to_vec()),
         data,
+        (spec.approximant, spec.f_final),
         meta,
         sink,
         (

@@ -8,7 +8,7 @@
 use crate::data::DataMeta;
 use crate::remote::Sink;
 use chirpfarm_core::data::chisq_dof;
-use chirpfarm_core::{DataSpec, Rank, TemplatePeak, Trigger};
+use chirpfarm_core::{Approximant, DataSpec, Rank, TemplatePeak, Trigger};
 use chirpfarm_proto::v1;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -122,6 +122,8 @@ pub struct DataReport {
     pub params: Option<Vec<chirpfarm_core::TemplateParams>>,
     /// The search's data parameters.
     pub spec: DataSpec,
+    /// The templates' waveform and, for TaylorF2, its upper frequency (`None`: each ISCO).
+    pub waveform: (Approximant, Option<f64>),
     /// File name, PSD method.
     pub meta: DataMeta,
     /// Per template, the loudest analysed sample.
@@ -144,6 +146,7 @@ impl DataReport {
         masses: Vec<f64>,
         params: Option<Vec<chirpfarm_core::TemplateParams>>,
         spec: DataSpec,
+        waveform: (Approximant, Option<f64>),
         meta: DataMeta,
         sink: DataSink,
         (wall_seconds, workers, job_id): (f64, u32, String),
@@ -161,6 +164,7 @@ impl DataReport {
             masses,
             params,
             spec,
+            waveform,
             meta,
             peaks,
             triggers,
@@ -237,7 +241,7 @@ impl DataReport {
                 v
             })
             .collect();
-        json!({
+        let mut out = json!({
             "version": 2,
             "search": "data",
             "data": {
@@ -255,6 +259,7 @@ impl DataReport {
                 "chisq_bins": d.chisq_bins,
                 "rank": self.rank_name(),
                 "newsnr_threshold": d.newsnr_threshold,
+                "approximant": self.waveform.0.name(),
             },
             "bank": crate::output::bank_json(&self.masses, self.params.as_deref()),
             "templates": templates,
@@ -266,7 +271,12 @@ impl DataReport {
                 "workers": self.workers,
                 "job_id": self.job_id,
             }
-        })
+        });
+        // Only a TaylorF2 search with --f-final has one (no `null` in the output).
+        if let Some(f) = self.waveform.1 {
+            out["data"]["f_final"] = json!(f);
+        }
+        out
     }
 
     /// Writes the JSON document and a newline.

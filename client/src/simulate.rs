@@ -5,7 +5,8 @@
 //! [`chirpfarm_strain::simulate`]; this module checks the flags, builds the PSD on the data's
 //! grid, chooses the waveform (the seed's Newtonian chirp or TaylorF2) and writes the files.
 
-use crate::args::{SimApproximant, SimulateCmd};
+use crate::args::SimulateCmd;
+use chirpfarm_core::Approximant;
 use crate::error::CliError;
 use chirpfarm_strain::psd;
 use chirpfarm_strain::read::Format;
@@ -58,6 +59,7 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
     }
     let grid = SimGrid::new(n as usize, rate, cmd.f_low).map_err(|e| input(e.to_string()))?;
     let psd_values = psd_on_grid(&cmd.psd, &grid)?;
+    let approximant = Approximant::parse(&cmd.approximant).map_err(|e| input(e.to_string()))?;
     let rows = injection_rows(&cmd.inject)?;
     let format = Format::from_path(&cmd.output);
 
@@ -77,7 +79,7 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
             )));
         }
         let t0 = check_time(row, &grid, cmd.gps_start)?;
-        waveform_at_1mpc(cmd.approximant, row, &grid, &mut h)?;
+        waveform_at_1mpc(approximant, row, &grid, &mut h)?;
         let sigma = sigmasq(&h, &psd_values, &grid).sqrt();
         if !(sigma.is_finite() && sigma > 0.0) {
             return Err(input(format!(
@@ -105,9 +107,9 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
     let list = injections_path(&cmd.output);
     if !injected.is_empty() {
         let comment = format!(
-            "chirpfarm simulate: data {}, approximant {:?}, psd {}, f_low {} Hz, seed {}, noise {}, gps_start {}, duration {} s, sample_rate {} Hz",
+            "chirpfarm simulate: data {}, approximant {}, psd {}, f_low {} Hz, seed {}, noise {}, gps_start {}, duration {} s, sample_rate {} Hz",
             cmd.output.display(),
-            cmd.approximant,
+            approximant.name(),
             cmd.psd,
             cmd.f_low,
             cmd.seed,
@@ -212,13 +214,13 @@ fn check_time(row: &InjectionRow, grid: &SimGrid, gps_start: f64) -> Result<f64,
 /// every bin of `grid` (zero outside the band), written into `h`: the seed's Newtonian chirp
 /// (1 light-second ÷ 1 Mpc in seconds) or TaylorF2 (`chirpfarm-waveform`, LAL's h̃+ at 1 Mpc).
 fn waveform_at_1mpc(
-    approximant: SimApproximant,
+    approximant: Approximant,
     row: &InjectionRow,
     grid: &SimGrid,
     h: &mut [Complex64],
 ) -> Result<(), CliError> {
     match approximant {
-        SimApproximant::Newtonian => {
+        Approximant::Newtonian => {
             let g = chirpfarm_worker::engine::data::grid::DataGrid::new(
                 grid.n,
                 grid.sample_rate,
@@ -233,7 +235,7 @@ fn waveform_at_1mpc(
                 *v /= MPC_SECONDS;
             }
         }
-        SimApproximant::Taylorf2 => {
+        Approximant::TaylorF2 => {
             chirpfarm_waveform::TaylorF2::new(&row.params)
                 .map_err(|e| CliError::Input(format!("{}: {e}", row.origin)))?;
             chirpfarm_waveform::taylorf2_into(
