@@ -15,8 +15,12 @@ fn fixture(rel: &str) -> String {
         .to_string()
 }
 
+/// A fresh directory per call: tests run in parallel threads of one process, and several run
+/// the same fixture search (the same name), so the process id alone is not unique.
 fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("chirpfarm-data-{name}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("chirpfarm-data-{name}-{}-{k}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
