@@ -6,8 +6,8 @@
 //! grid, chooses the waveform (the seed's Newtonian chirp or TaylorF2) and writes the files.
 
 use crate::args::SimulateCmd;
-use chirpfarm_core::Approximant;
 use crate::error::CliError;
+use chirpfarm_core::Approximant;
 use chirpfarm_strain::psd;
 use chirpfarm_strain::read::Format;
 use chirpfarm_strain::simulate::{
