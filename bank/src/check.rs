@@ -77,13 +77,25 @@ pub fn draw(spec: &CheckSpec) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The fitting factor of each drawn signal (in draw order; parallel over signals with rayon).
-pub fn fitting_factors(
+/// One drawn signal and the templates that get an exact match against it: kept apart from
+/// the matching so the same candidates can be matched in-process ([`fitting_factors`]) or on
+/// the farm (`chirpfarm bank --check`), with identical inputs.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    /// The signal (non-spinning, mass1 ≥ mass2).
+    pub signal: TemplateParams,
+    /// Bank indices of the `nearest` templates in metric distance at the signal.
+    pub templates: Vec<usize>,
+    /// The metric's prediction for the nearest template, 1 − d².
+    pub metric_match: f64,
+}
+
+/// The drawn signals (in draw order) with their nearest templates (parallel with rayon).
+pub fn candidates(
     bank: &[TemplateParams],
     spec: &CheckSpec,
     field: &MetricField,
-    matcher: &Matcher,
-) -> Vec<Injection> {
+) -> Vec<Candidates> {
     let chirp: Chirp = field.chirp;
     let thetas: Vec<[f64; 2]> = bank
         .iter()
@@ -109,16 +121,36 @@ pub fn fitting_factors(
             order.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
             order.truncate(k);
             let nearest = order.iter().map(|o| o.0).fold(f64::INFINITY, f64::min);
-            let (fitting_factor, template) = order
+            Candidates {
+                signal,
+                templates: order.iter().map(|o| o.1).collect(),
+                metric_match: 1.0 - nearest,
+            }
+        })
+        .collect()
+}
+
+/// The fitting factor of each drawn signal (in draw order; parallel over signals with rayon).
+pub fn fitting_factors(
+    bank: &[TemplateParams],
+    spec: &CheckSpec,
+    field: &MetricField,
+    matcher: &Matcher,
+) -> Vec<Injection> {
+    candidates(bank, spec, field)
+        .into_par_iter()
+        .map(|c| {
+            let (fitting_factor, template) = c
+                .templates
                 .iter()
-                .map(|&(_, i)| (matcher.matches(&signal, &bank[i]), i))
+                .map(|&i| (matcher.matches(&c.signal, &bank[i]), i))
                 .fold((f64::NEG_INFINITY, 0), |a, b| if b.0 > a.0 { b } else { a });
             Injection {
-                mass1: m1,
-                mass2: m2,
+                mass1: c.signal.mass1,
+                mass2: c.signal.mass2,
                 fitting_factor,
                 template,
-                metric_match: 1.0 - nearest,
+                metric_match: c.metric_match,
             }
         })
         .collect()

@@ -154,7 +154,7 @@ fn waveform(p: &TemplateParams, f_low: f64, g: &Grid, out: &mut [Complex64]) {
 
 /// Newtonian + 1.5PN time to coalescence from `f_low`, τ0 − τ3 (s): what sets how far apart
 /// two chirps can be in time, hence the period the lags need.
-fn chirp_time(p: &TemplateParams, f_low: f64) -> f64 {
+pub fn chirp_time(p: &TemplateParams, f_low: f64) -> f64 {
     let t = crate::coords::Chirp { f_low }.theta_of_masses(p.mass1, p.mass2);
     (t[0] - t[1]) / (std::f64::consts::TAU * f_low)
 }

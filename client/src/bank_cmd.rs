@@ -4,7 +4,7 @@
 //! defaults a bank file records), times the work and prints a table or JSON.
 
 use crate::error::CliError;
-use chirpfarm_bank::check::{fitting_factors, summarize, CheckSpec, Injection};
+use chirpfarm_bank::check::{candidates, fitting_factors, summarize, CheckSpec, Injection};
 use chirpfarm_bank::file::{read_bank_file, write_bank, BankMeta};
 use chirpfarm_bank::matcher::Matcher;
 use chirpfarm_bank::metric::MetricField;
@@ -73,9 +73,17 @@ pub struct BankCmd {
     /// Print JSON instead of a table (with --check: every signal's fitting factor too).
     #[arg(long)]
     pub json: bool,
-    /// Compute threads (default: all cores).
+    /// --check: compute the matches in this process with rayon instead of as data searches on
+    /// the farm (the embedded cluster, or --coordinator).
+    #[arg(long)]
+    pub in_process: bool,
+    /// Compute threads (default: all cores): rayon's with --in-process, else the embedded
+    /// worker's.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// --check on a networked farm (default: an embedded in-process cluster).
+    #[command(flatten)]
+    pub remote: crate::args::Remote,
 }
 
 impl From<BankError> for CliError {
@@ -93,10 +101,12 @@ pub fn run(c: BankCmd) -> Result<(), CliError> {
         if n == 0 {
             return Err(CliError::Input("--threads must be at least 1".into()));
         }
-        // Fails only if a pool exists already, which is then used as it is.
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global();
+        if c.in_process || c.check.is_none() {
+            // Fails only if a pool exists already, which is then used as it is.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build_global();
+        }
     }
     match c.check.clone() {
         Some(bank) => check(&c, bank),
@@ -245,7 +255,6 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
     let psd = noise.name().to_string();
     let start = Instant::now();
     let field = MetricField::new(&noise, f_low, f_high);
-    let matcher = Matcher::new(noise, f_low, f_high);
     let spec = CheckSpec {
         region,
         injections: c.injections,
@@ -253,7 +262,25 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
         nearest: c.nearest,
         min_match: mm,
     };
-    let inj = fitting_factors(&bank, &spec, &field, &matcher);
+    let inj = if c.in_process {
+        let matcher = Matcher::new(noise, f_low, f_high);
+        fitting_factors(&bank, &spec, &field, &matcher)
+    } else {
+        let cands = candidates(&bank, &spec, &field);
+        let band = crate::bank_farm::Band {
+            noise,
+            f_low,
+            f_high,
+        };
+        on_farm(c, &bank, &cands, &band)?
+    };
+    let where_ = if c.in_process {
+        "in-process"
+    } else if c.remote.coordinator.is_some() {
+        "farm"
+    } else {
+        "embedded farm"
+    };
     let seconds = start.elapsed().as_secs_f64();
     let ff: Vec<f64> = inj.iter().map(|i| i.fitting_factor).collect();
     let summary = summarize(&ff, mm);
@@ -261,7 +288,7 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
         let j = serde_json::json!({
             "version": 1, "command": "bank --check", "bank": path.display().to_string(),
             "templates": bank.len(), "region": region, "f_low": f_low, "f_high": f_high,
-            "psd": psd, "seed": c.seed, "nearest": c.nearest, "seconds": seconds,
+            "psd": psd, "seed": c.seed, "nearest": c.nearest, "seconds": seconds, "computed": where_,
             "summary": summary, "injections": inj,
         });
         println!("{j}");
@@ -307,6 +334,42 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
             w.mass1, w.mass2, w.fitting_factor, w.metric_match
         );
     }
-    println!("{:.2} s", seconds);
+    println!("{seconds:.2} s ({where_})");
     Ok(())
+}
+
+/// The check's matches as data searches: on --coordinator, or on an embedded cluster started
+/// for it.
+fn on_farm(
+    c: &BankCmd,
+    bank: &[chirpfarm_core::TemplateParams],
+    cands: &[chirpfarm_bank::check::Candidates],
+    band: &crate::bank_farm::Band,
+) -> Result<Vec<Injection>, CliError> {
+    use crate::embedded::{Embedded, Options};
+    use crate::remote::Conn;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        if c.remote.coordinator.is_some() {
+            let conn = crate::commands::connect(&c.remote).await?;
+            return crate::bank_farm::fitting_factors(&conn, bank, cands, band).await;
+        }
+        let threads = c.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        });
+        let e = Embedded::start(Options::search(threads, None)).await?;
+        let conn = Conn::connect(&e.url, None, chirpfarm_proto::connect::ClientTls::none()).await;
+        let r = match conn {
+            Ok(conn) => crate::bank_farm::fitting_factors(&conn, bank, cands, band).await,
+            Err(e) => Err(e),
+        };
+        e.stop().await;
+        r
+    })
 }

@@ -38,7 +38,7 @@ pub(crate) async fn connect(remote: &Remote) -> Result<Conn, CliError> {
     Conn::connect(url, token(remote)?, tls).await
 }
 
-async fn submit_to(
+pub(crate) async fn submit_to(
     conn: &Conn,
     p: &Prepared,
     chunk: Option<u32>,
@@ -80,7 +80,7 @@ struct Extra {
 }
 
 /// Fails unless the job succeeded.
-fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliError> {
+pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliError> {
     let state = v1::JobState::try_from(finished.state).unwrap_or(v1::JobState::Unspecified);
     if state != v1::JobState::Succeeded {
         let why = if finished.error.is_empty() {

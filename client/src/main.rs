@@ -5,6 +5,7 @@
 
 mod args;
 mod bank_cmd;
+mod bank_farm;
 mod bench;
 mod bench_load;
 mod commands;

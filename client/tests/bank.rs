@@ -109,3 +109,63 @@ fn bad_input_exits_2_with_one_clear_line() {
         );
     }
 }
+
+/// `bank --check` runs its matches as data searches on the embedded farm by default: the same
+/// fitting factors as the in-process matcher, less the sub-sample part of the time
+/// maximisation (the farm's lags are the data's samples at 8192 Hz; the matcher refines the
+/// peak between them), and never more.
+#[test]
+fn check_on_the_farm_matches_the_in_process_check() {
+    let dir = std::env::temp_dir().join(format!("chirpfarm-bank-farm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bank.csv");
+    let p = path.to_str().unwrap();
+    let out = chirpfarm(&[
+        "bank", "--mass1", "1.3:1.5", "--mass2", "1.2:1.4", "--f-low", "40", "-o", p,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "bank",
+            "--check",
+            p,
+            "--injections",
+            "16",
+            "--seed",
+            "3",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let out = chirpfarm(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let farm = run(&[]);
+    let local = run(&["--in-process"]);
+    assert_eq!(farm["computed"], "embedded farm");
+    assert_eq!(local["computed"], "in-process");
+    let (a, b) = (
+        farm["injections"].as_array().unwrap(),
+        local["injections"].as_array().unwrap(),
+    );
+    assert_eq!(a.len(), 16);
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(x["mass1"], y["mass1"]);
+        let (f, l) = (
+            x["fitting_factor"].as_f64().unwrap(),
+            y["fitting_factor"].as_f64().unwrap(),
+        );
+        // Sample-discrete vs refined peak: the farm is a lower bound, within 2e-3.
+        assert!(f <= l + 1e-9 && l - f < 2e-3, "farm {f} vs in-process {l}");
+        assert!(f >= 0.97 - 5e-3, "FF {f} below the minimal match");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
