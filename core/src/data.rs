@@ -407,12 +407,15 @@ mod tests {
         assert_eq!(a.merge(b), b);
         assert_eq!(b.merge(a), b);
         assert_eq!(a.merge(c).merge(b), c.merge(b).merge(a));
-        // By newSNR, a quieter peak with a better χ² wins.
-        let d = TemplatePeak {
-            newsnr: 6.0,
-            ..p(5.5, 20)
+        // By newSNR, a quieter peak with a better χ² wins over a louder, glitchy one.
+        let glitchy = TemplatePeak {
+            chisq: 40.0,
+            newsnr: 3.0,
+            ..p(5.0, 10)
         };
-        assert_eq!(a.merge_by(d, Rank::Newsnr), d);
-        assert_eq!(a.merge_by(d, Rank::Snr), a);
+        let d = p(4.5, 20);
+        assert_eq!(glitchy.merge_by(d, Rank::Newsnr), d);
+        assert_eq!(d.merge_by(glitchy, Rank::Newsnr), d);
+        assert_eq!(glitchy.merge_by(d, Rank::Snr), glitchy);
     }
 }
