@@ -161,18 +161,26 @@ impl WorkerSession {
     }
 
     /// A lease's computation ended with `outcome` (a `Result` or a `Failed` message).
+    ///
+    /// The slot it held is asked for again even when the lease was revoked: the coordinator
+    /// forgets a lease when it revokes it, so the credit that lease used is the worker's to
+    /// give back (without it, every revoked lease would shrink the worker's share for good).
+    /// While disconnected nothing is sent: the next registration grants every free slot.
     pub fn finished(&mut self, key: LeaseKey, outcome: Out) -> Vec<Effect> {
         if !self.running.remove(&key) {
             return vec![];
         }
-        if self.revoked.remove(&key) {
-            return vec![];
-        }
+        let revoked = self.revoked.remove(&key);
         if !self.connected {
-            self.undelivered.push((key, outcome));
+            if !revoked {
+                self.undelivered.push((key, outcome));
+            }
             return vec![];
         }
-        let mut out = vec![Effect::Send(outcome)];
+        let mut out = Vec::new();
+        if !revoked {
+            out.push(Effect::Send(outcome));
+        }
         if !self.draining {
             out.push(Effect::Send(Out::Credit(v1::Credit { credits: 1 })));
         }
@@ -308,8 +316,33 @@ mod tests {
         // A revoked lease is not claimed again on re-registration.
         assert!(s.register(&Profile::default()).in_flight.is_empty());
         s.registered(registered("w-1", "y"));
-        assert!(s.finished(key(3, 7), result(3, 7)).is_empty());
+        // Its outcome is dropped, and its slot is asked for again.
+        assert_eq!(s.finished(key(3, 7), result(3, 7)), vec![credit(1)]);
         assert!(s.idle());
+    }
+
+    #[test]
+    fn a_lease_revoked_at_registration_gives_its_credit_back_when_it_stops() {
+        // A coordinator restarted: the worker claims its running lease, the new coordinator
+        // does not know it and revokes it. Registration granted only the free slot; the
+        // revoked lease's slot must come back when its computation stops, or the worker
+        // would sit idle beside pending work.
+        let mut s = WorkerSession::new(1);
+        s.registered(registered("w-1", "x"));
+        s.on_message(msg(In::Lease(lease(3, 7))));
+        s.disconnected();
+        assert_eq!(s.register(&Profile::default()).in_flight.len(), 1);
+        assert!(s.registered(registered("w-1", "y")).is_empty());
+        let revoke = v1::Revoke {
+            job_id: "job-1".into(),
+            task: 3,
+            attempt: 7,
+        };
+        assert_eq!(
+            s.on_message(msg(In::Revoke(revoke))),
+            vec![Effect::Cancel(key(3, 7))]
+        );
+        assert_eq!(s.finished(key(3, 7), result(3, 7)), vec![credit(1)]);
     }
 
     #[test]
