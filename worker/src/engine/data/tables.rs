@@ -76,38 +76,67 @@ impl GridTables {
 /// Map key: segment length, sample-rate bits, first bin.
 type Key = (usize, u64, usize);
 
-/// One map entry: built at most once, outside the map's lock (see [`grid_tables`]).
-type Slot = Arc<OnceLock<Option<Arc<GridTables>>>>;
+/// One map entry: built at most once, outside the map's lock.
+type Slot<T> = Arc<OnceLock<Option<Arc<T>>>>;
 
-/// The shared tables for `grid` (bins `max(k_low, 1)..=n/2`), built on first use; `None` when
-/// the grid is outside the fast path's range.
+/// The entries, most recently used last.
+type Entries<T> = Mutex<Vec<(Key, Slot<T>)>>;
+
+/// Per-grid tables of one kind, shared by every thread of the process: at most [`MAX_GRIDS`]
+/// grids, the least recently used evicted. One mechanism for every generator's tables (the
+/// Newtonian chirp's here, TaylorF2's in `taylorf2.rs`), so they evict and lock alike.
 ///
-/// The map lock is held only to find or insert the entry; the build (~80 ns per bin, ~20 ms at
-/// n = 2^19) runs under the entry's own `OnceLock`, so threads wanting the same grid wait for
-/// one build and other grids are not blocked. The build is single-threaded on purpose: a rayon
-/// job inside it could steal a template job that asks for the same entry and deadlock.
-pub(crate) fn grid_tables(grid: &DataGrid) -> Option<Arc<GridTables>> {
-    static MAP: OnceLock<Mutex<Vec<(Key, Slot)>>> = OnceLock::new();
-    let first = grid.k_low().max(1);
-    let key = (grid.n, grid.sample_rate.to_bits(), first);
-    let slot = {
-        let mut m = MAP
-            .get_or_init(|| Mutex::new(Vec::new()))
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // Most recently used last.
-        let slot = match m.iter().position(|(k, _)| *k == key) {
-            Some(i) => m.remove(i).1,
-            None => Slot::default(),
-        };
-        m.push((key, Arc::clone(&slot)));
-        if m.len() > MAX_GRIDS {
-            m.remove(0);
+/// The map lock is held only to find or insert the entry; the build runs under the entry's own
+/// `OnceLock`, so threads wanting the same grid wait for one build and other grids are not
+/// blocked. Builds must be single-threaded: a rayon job inside one could steal a template job
+/// that asks for the same entry and deadlock.
+pub(crate) struct GridMemo<T> {
+    map: OnceLock<Entries<T>>,
+}
+
+impl<T> GridMemo<T> {
+    /// An empty memo (for a `static`).
+    pub(crate) const fn new() -> GridMemo<T> {
+        GridMemo {
+            map: OnceLock::new(),
         }
-        slot
-    };
-    slot.get_or_init(|| GridTables::build(grid, first).map(Arc::new))
-        .clone()
+    }
+
+    /// The tables of `grid` from its band's first bin `max(k_low, 1)`: cached, or made by
+    /// `build(first)` (`None`: the grid is outside the tables' range, remembered as such).
+    pub(crate) fn get(
+        &self,
+        grid: &DataGrid,
+        build: impl FnOnce(usize) -> Option<T>,
+    ) -> Option<Arc<T>> {
+        let first = grid.k_low().max(1);
+        let key = (grid.n, grid.sample_rate.to_bits(), first);
+        let slot = {
+            let mut m = self
+                .map
+                .get_or_init(|| Mutex::new(Vec::new()))
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            // Most recently used last.
+            let slot = match m.iter().position(|(k, _)| *k == key) {
+                Some(i) => m.remove(i).1,
+                None => Slot::default(),
+            };
+            m.push((key, Arc::clone(&slot)));
+            if m.len() > MAX_GRIDS {
+                m.remove(0);
+            }
+            slot
+        };
+        slot.get_or_init(|| build(first).map(Arc::new)).clone()
+    }
+}
+
+/// The shared tables for `grid` (bins `max(k_low, 1)..=n/2`), built on first use (~80 ns per
+/// bin, ~20 ms at n = 2^19); `None` when the grid is outside the fast path's range.
+pub(crate) fn grid_tables(grid: &DataGrid) -> Option<Arc<GridTables>> {
+    static MEMO: GridMemo<GridTables> = GridMemo::new();
+    MEMO.get(grid, |first| GridTables::build(grid, first))
 }
 
 #[cfg(test)]

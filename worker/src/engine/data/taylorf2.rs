@@ -9,51 +9,26 @@
 //! masses) `f64::sin_cos` is used instead.
 //!
 //! Tables are kept in a small process-wide map keyed by `(n, sample_rate bits, k_low)`, at most
-//! [`MAX_GRIDS`] grids (least recently used evicted), like the Newtonian generator's.
+//! `tables::MAX_GRIDS` grids (least recently used evicted), in the Newtonian generator's
+//! [`GridMemo`].
 
 use super::grid::DataGrid;
+use super::tables::GridMemo;
 #[cfg(target_arch = "x86_64")]
 use crate::engine::dispatch::{self, Isa};
 use crate::engine::trig::{sincos, FAST_SINCOS_MAX};
 use chirpfarm_waveform::{FreqTables, TaylorF2};
 use num_complex::Complex64;
-use std::sync::{Arc, Mutex, OnceLock};
-
-/// Grids whose tables are kept at once.
-const MAX_GRIDS: usize = 4;
-
-/// Map key: segment length, sample-rate bits, first band bin.
-type Key = (usize, u64, usize);
-
-/// One map entry, built at most once outside the map's lock.
-type Slot = Arc<OnceLock<Option<Arc<FreqTables>>>>;
+use std::sync::Arc;
 
 /// The shared tables for the band `[max(k_low, 1), n/2)` of `grid`, built on first use (~60 ns
 /// per bin, single-threaded for the reason given in `tables.rs`); `None` if the grid's
 /// frequencies are not usable (non-finite).
 fn band_tables(grid: &DataGrid) -> Option<Arc<FreqTables>> {
-    static MAP: OnceLock<Mutex<Vec<(Key, Slot)>>> = OnceLock::new();
-    let first = grid.k_low().max(1);
-    let key = (grid.n, grid.sample_rate.to_bits(), first);
-    let slot = {
-        let mut m = MAP
-            .get_or_init(|| Mutex::new(Vec::new()))
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let slot = match m.iter().position(|(k, _)| *k == key) {
-            Some(i) => m.remove(i).1,
-            None => Slot::default(),
-        };
-        m.push((key, Arc::clone(&slot)));
-        if m.len() > MAX_GRIDS {
-            m.remove(0);
-        }
-        slot
-    };
-    slot.get_or_init(|| {
-        FreqTables::new(grid.delta_f(), first, grid.k_high().saturating_sub(first)).map(Arc::new)
+    static MEMO: GridMemo<FreqTables> = GridMemo::new();
+    MEMO.get(grid, |first| {
+        FreqTables::new(grid.delta_f(), first, grid.k_high().saturating_sub(first))
     })
-    .clone()
 }
 
 /// Everything one fill needs.
