@@ -12,7 +12,7 @@ use chirpfarm_waveform::{taylorf2_into, TaylorF2};
 use chirpfarm_worker::engine::data::taylorf2::fill_band_taylorf2;
 use chirpfarm_worker::engine::data::template::fill_band;
 use chirpfarm_worker::engine::data::{
-    condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef,
+    condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef, TriggerOptions,
 };
 use num_complex::Complex64;
 use std::hint::black_box;
@@ -90,7 +90,14 @@ fn main() {
     let mut filt = Vec::new();
     for _ in 0..(templates / 2).max(5) {
         let t = Instant::now();
-        black_box(engine.filter_templates(0, &tmpl, &grid, &psd, &segs, 1e9, 2048));
+        black_box(engine.filter_templates(
+            0,
+            &tmpl,
+            &grid,
+            &psd,
+            &segs,
+            &TriggerOptions::snr_only(1e9, 2048),
+        ));
         filt.push(t.elapsed().as_secs_f64());
     }
     filt.remove(0); // the first call generated the template

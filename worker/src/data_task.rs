@@ -186,8 +186,7 @@ pub fn run_data_lease(
         rank: spec.rank,
         newsnr_threshold: spec.newsnr_threshold,
     };
-    let outcomes =
-        engine.filter_templates_with(first, templates, &job.grid, &data.psd, &refs, &opts);
+    let outcomes = engine.filter_templates(first, templates, &job.grid, &data.psd, &refs, &opts);
     let mut triggers: Vec<Trigger> = outcomes
         .iter()
         .flat_map(|o| o.triggers.iter().copied())

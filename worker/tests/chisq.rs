@@ -8,8 +8,8 @@
 
 use chirpfarm_core::Rank;
 use chirpfarm_worker::engine::data::{
-    condition_segment, newtonian_template, power_chisq_edges, sigmasq, snr_series, ChisqInput,
-    ConditionedSegment, DataEngine, DataGrid, SegmentRef, TriggerOptions,
+    condition_segment, newtonian_template, power_chisq_edges, sigmasq, snr_series, BankTemplate,
+    ChisqInput, ConditionedSegment, DataEngine, DataGrid, SegmentRef, TriggerOptions,
 };
 use num_complex::Complex64;
 use serde_json::Value;
@@ -171,7 +171,14 @@ fn triggers_carry_pycbcs_chisq_and_newsnr() {
             chisq_bins: p,
             ..TriggerOptions::snr_only(thr, window)
         };
-        let out = engine.filter_block_with(0, &masses, &fx.grid, &fx.psd, &segs, &opts);
+        let out = engine.filter_templates(
+            0,
+            &BankTemplate::newtonian(&masses),
+            &fx.grid,
+            &fx.psd,
+            &segs,
+            &opts,
+        );
         for (o, t) in out.iter().zip(templates(&fx)) {
             let points: Vec<u64> = nums(&t["points"]).iter().map(|&x| x as u64).collect();
             let want: Vec<u64> = nums(&t["triggers"]).iter().map(|&x| x as u64).collect();
@@ -219,7 +226,15 @@ fn the_glitch_has_a_large_chisq_and_the_injection_does_not() {
             newsnr_threshold,
             ..opts
         };
-        engine.filter_block_with(0, &[1.3], &fx.grid, &fx.psd, &segs, &o)[0].clone()
+        engine.filter_templates(
+            0,
+            &BankTemplate::newtonian(&[1.3]),
+            &fx.grid,
+            &fx.psd,
+            &segs,
+            &o,
+        )[0]
+        .clone()
     };
     let snr = by(Rank::Snr, 0.0);
     let near = |x: u64| {

@@ -6,7 +6,7 @@
 use chirpfarm_core::TemplateParams;
 use chirpfarm_waveform::taylorf2_into;
 use chirpfarm_worker::engine::data::{
-    condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef,
+    condition_segment, BankTemplate, DataEngine, DataGrid, SegmentRef, TriggerOptions,
 };
 use num_complex::Complex64;
 use rand::{Rng, SeedableRng};
@@ -89,7 +89,14 @@ fn finds_a_taylorf2_signal_at_the_right_sample() {
         },
     ];
     let engine = DataEngine::new(1 << 30);
-    let out = engine.filter_templates(0, &bank, &grid, &psd, &segs, 6.0, 2048);
+    let out = engine.filter_templates(
+        0,
+        &bank,
+        &grid,
+        &psd,
+        &segs,
+        &TriggerOptions::snr_only(6.0, 2048),
+    );
     assert_eq!(engine.templates_generated(), 5);
     for (t, o) in bank.iter().zip(&out) {
         eprintln!("{t:?}: peak {:.3} at {}", o.peak.snr, o.peak.sample);
@@ -105,7 +112,14 @@ fn finds_a_taylorf2_signal_at_the_right_sample() {
     // The Newtonian chirp of the same chirp mass recovers clearly less.
     assert!(out[4].peak.snr < 0.9 * out[1].peak.snr);
     // Same bank again: every template from the cache, same answer.
-    let again = engine.filter_templates(0, &bank, &grid, &psd, &segs, 6.0, 2048);
+    let again = engine.filter_templates(
+        0,
+        &bank,
+        &grid,
+        &psd,
+        &segs,
+        &TriggerOptions::snr_only(6.0, 2048),
+    );
     assert_eq!(engine.templates_generated(), 5);
     assert_eq!(again, out);
     // A different f_final is a different template.
@@ -113,7 +127,14 @@ fn finds_a_taylorf2_signal_at_the_right_sample() {
         params: truth,
         f_final: Some(200.0),
     }];
-    let c = engine.filter_templates(1, &cut, &grid, &psd, &segs, 6.0, 2048);
+    let c = engine.filter_templates(
+        1,
+        &cut,
+        &grid,
+        &psd,
+        &segs,
+        &TriggerOptions::snr_only(6.0, 2048),
+    );
     assert_eq!(engine.templates_generated(), 6);
     assert!(c[0].peak.snr < out[1].peak.snr && c[0].peak.sample.abs_diff(t0_sample as u64) <= 2);
 }

@@ -55,6 +55,14 @@ pub enum BankTemplate {
 }
 
 impl BankTemplate {
+    /// The seed's Newtonian chirps of the chirp masses `masses`, in order.
+    pub fn newtonian(masses: &[f64]) -> Vec<BankTemplate> {
+        masses
+            .iter()
+            .map(|&mc| BankTemplate::Newtonian { mc })
+            .collect()
+    }
+
     /// The templates of `spec`'s bank, in bank order, for its approximant (at most `limit`).
     /// TaylorF2 needs a bank of masses; every template's coefficients are checked here, and
     /// that it has at least one bin in the data's band (a template whose ISCO or `f_final` lies
@@ -200,45 +208,14 @@ impl DataEngine {
         cluster_window: usize,
     ) -> Vec<TemplateOutcome> {
         let opts = TriggerOptions::snr_only(threshold, cluster_window);
-        self.filter_block_with(first_template, masses, grid, psd, segments, &opts)
+        let templates = BankTemplate::newtonian(masses);
+        self.filter_templates(first_template, &templates, grid, psd, segments, &opts)
     }
 
-    /// [`DataEngine::filter_block`] with every trigger option: the power χ² and newSNR at each
-    /// trigger and each segment's loudest sample, the rank, the newSNR cut.
-    pub fn filter_block_with(
-        &self,
-        first_template: u64,
-        masses: &[f64],
-        grid: &DataGrid,
-        psd: &[f64],
-        segments: &[SegmentRef<'_>],
-        opts: &TriggerOptions,
-    ) -> Vec<TemplateOutcome> {
-        let templates: Vec<BankTemplate> = masses
-            .iter()
-            .map(|&mc| BankTemplate::Newtonian { mc })
-            .collect();
-        self.filter_templates_with(first_template, &templates, grid, psd, segments, opts)
-    }
-
-    /// [`DataEngine::filter_block`] for templates of any approximant (SNR triggers, no χ²).
-    #[allow(clippy::too_many_arguments)]
+    /// Filters `templates` of any approximant (bank indices `first_template..`) against
+    /// `segments` with every trigger option (`opts`): the power χ² and newSNR at each trigger
+    /// and each segment's loudest sample, the rank, the newSNR cut. The one filter loop.
     pub fn filter_templates(
-        &self,
-        first_template: u64,
-        templates: &[BankTemplate],
-        grid: &DataGrid,
-        psd: &[f64],
-        segments: &[SegmentRef<'_>],
-        threshold: f64,
-        cluster_window: usize,
-    ) -> Vec<TemplateOutcome> {
-        let opts = TriggerOptions::snr_only(threshold, cluster_window);
-        self.filter_templates_with(first_template, templates, grid, psd, segments, &opts)
-    }
-
-    /// [`DataEngine::filter_block_with`] for templates of any approximant: the one filter loop.
-    pub fn filter_templates_with(
         &self,
         first_template: u64,
         templates: &[BankTemplate],
