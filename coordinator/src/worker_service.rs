@@ -228,6 +228,7 @@ fn on_message(coord: &Coordinator, worker: WorkerId, epoch: u64, msg: v1::Worker
             };
             match check_result(&inner, job, task, &r) {
                 Ok(block) => {
+                    tracing::debug!(%worker, %job, task, attempt = r.attempt, compute_s = r.compute_seconds, "result");
                     let e = Event::TaskCompleted {
                         worker,
                         job,
