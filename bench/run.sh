@@ -127,4 +127,6 @@ else
 fi
 # --- 9. bank placement for issue 13's example (bench/bank_place.sh, ~1 min) ----------------
 bench/bank_place.sh || say "WARNING: bench/bank_place.sh failed"
+# --- 10. scheduler fairness: a small job behind a large one (bench/fairness.sh, ~1 min per run) --
+bench/fairness.sh --no-build --runs 1 --label "$COMMAND" || say "WARNING: bench/fairness.sh failed"
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

@@ -12,9 +12,12 @@
 //!   exceed [`MAX_OUTSTANDING`] per worker.
 //! * **Re-attachment**: a worker that comes back re-attaches only leases issued to its own
 //!   identity and held when its previous session ended; any other lease it lists is revoked.
-//! * **Fairness**: jobs with pending tasks are served round-robin, one task at a time, in
-//!   submission order (job 1, job 2, job 1, ...), so a small job submitted after a large one
-//!   starts at once.
+//! * **Fairness**: a free credit goes to the job with pending tasks that holds the fewest leases
+//!   (its attained share of the workers), ties to the job served least recently (new jobs after
+//!   older ones). Two jobs share the credits evenly; a job submitted while others hold every
+//!   credit gets the next credit a worker grants — its first task is leased within one task
+//!   time (the longest task running) of its submission, unless jobs submitted before it hold
+//!   no lease either (then one freed credit each, in submission order).
 //! * **Order**: within a job, pending tasks are handed out in bank order, except for affinity.
 //! * **Affinity**: the scheduler remembers which bank blocks each worker computed recently (up to
 //!   its announced cache capacity) and prefers giving a worker tasks it already holds templates
@@ -41,6 +44,8 @@ mod worker;
 
 #[cfg(test)]
 mod durable_tests;
+#[cfg(test)]
+mod fairness_tests;
 #[cfg(test)]
 mod tests;
 
@@ -94,7 +99,7 @@ impl Default for Config {
 pub struct Scheduler {
     config: Config,
     jobs: BTreeMap<JobId, Job>,
-    /// Jobs with pending tasks, in round-robin order.
+    /// Live jobs, least recently served first (ties of the fairness rule).
     rotation: VecDeque<JobId>,
     workers: BTreeMap<WorkerId, Worker>,
     /// Workers that left, kept for their affinity memory should they come back.
