@@ -90,6 +90,10 @@ def main():
                     help="results of the large job to wait for before submitting the small one")
     a = ap.parse_args()
 
+    for b in ("chirpfarm-coordinator", "chirpfarm-worker"):
+        if not os.access(os.path.join(BIN, b), os.X_OK):
+            sys.exit(f"fairness: {os.path.join(BIN, b)} is missing: run "
+                     "cargo build --release -p chirpfarm -p chirpfarm-worker -p chirpfarm-coordinator")
     procs = []
     tmp = tempfile.mkdtemp(prefix="chirpfarm-fair-")
     log_path = os.path.join(tmp, "coordinator.log")

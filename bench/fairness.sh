@@ -6,7 +6,7 @@
 #   bench/fairness.sh [--runs N] [--no-build] [--label TEXT]
 #
 # Prints one JSON object per run (see bench/fairness.py) and appends them to
-# bench/results/<date>-fairness.json. Takes about 30 s per run on 2 cores.
+# bench/results/<date>-fairness.json. About 30 s per run on an idle 2-core machine (minutes under load).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=3
