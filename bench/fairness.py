@@ -70,14 +70,15 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
+CLI = os.environ.get("CHIRPFARM_BENCH_CLI") or os.path.join(BIN, "chirpfarm")
+
+
 def cli(url, *args, timeout=60):
-    r = subprocess.run(
-        [os.environ.get("CHIRPFARM_BENCH_CLI") or os.path.join(BIN, "chirpfarm"), *args,
-         "--coordinator", url],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    try:
+        r = subprocess.run([CLI, *args, "--coordinator", url],
+                           capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"fairness: chirpfarm {' '.join(args)} did not finish within {timeout} s")
     if r.returncode != 0:
         sys.exit(f"fairness: chirpfarm {' '.join(args)} failed: {r.stderr.strip()}")
     return r.stdout
@@ -90,9 +91,9 @@ def main():
                     help="results of the large job to wait for before submitting the small one")
     a = ap.parse_args()
 
-    for b in ("chirpfarm-coordinator", "chirpfarm-worker"):
-        if not os.access(os.path.join(BIN, b), os.X_OK):
-            sys.exit(f"fairness: {os.path.join(BIN, b)} is missing: run "
+    for path in (os.path.join(BIN, "chirpfarm-coordinator"), os.path.join(BIN, "chirpfarm-worker"), CLI):
+        if not os.access(path, os.X_OK):
+            sys.exit(f"fairness: {path} is missing: run "
                      "cargo build --release -p chirpfarm -p chirpfarm-worker -p chirpfarm-coordinator")
     procs = []
     tmp = tempfile.mkdtemp(prefix="chirpfarm-fair-")
