@@ -89,7 +89,7 @@ def token(args):
     if args.token_file:
         try:
             with open(args.token_file, encoding="utf-8") as f:
-                text = f.read().strip()
+                text = f.readline().strip()  # the first line, as the CLI reads it
         except OSError as e:
             fail(2, f"cannot read the token file {args.token_file}: {e.strerror}")
         if not text:
