@@ -28,7 +28,7 @@ DEFAULT_PROTO = os.path.normpath(os.path.join(HERE, "..", "..", "..", "proto", "
 # Watch errors worth reconnecting on (the coordinator restarted, the connection dropped): the
 # same set the CLI retries.
 TRANSIENT = {"UNAVAILABLE", "UNKNOWN", "CANCELLED", "ABORTED"}
-RECONNECT_FOR_SECONDS = 60.0
+RECONNECT_FOR_SECONDS = 120.0
 
 
 def fail(code, message):
