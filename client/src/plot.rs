@@ -87,6 +87,15 @@ impl Plot for WithInjections<'_> {
 /// Draws `report` to `target`. A file that cannot be written is a failure (exit 1) naming it.
 pub fn write(report: &impl Plot, target: &PlotTarget) -> Result<(), CliError> {
     let fig = report.figure();
+    if let Some(dir) = target.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.is_dir() {
+            return Err(CliError::Failed(format!(
+                "cannot write the plot {}: no directory {}",
+                show(&target.path),
+                show(dir)
+            )));
+        }
+    }
     render::to_file(&fig, &target.path, target.format)
         .map_err(|e| CliError::Failed(format!("cannot write the plot {}: {e}", show(&target.path))))
 }
@@ -101,7 +110,10 @@ mod tests {
 
     #[test]
     fn the_format_follows_the_extension() {
-        assert_eq!(PlotTarget::parse("a/b.png").unwrap().format, PlotFormat::Png);
+        assert_eq!(
+            PlotTarget::parse("a/b.png").unwrap().format,
+            PlotFormat::Png
+        );
         assert_eq!(PlotTarget::parse("b.SVG").unwrap().format, PlotFormat::Svg);
         let e = PlotTarget::parse("b.jpg").unwrap_err();
         assert!(e.contains(".jpg"), "{e}");

@@ -100,7 +100,10 @@ fn a_bank_search_draws_a_png_with_its_line_after_the_results() {
 fn read_svg(path: &str) -> String {
     let svg = std::fs::read_to_string(path).unwrap();
     assert!(svg.contains("<svg"), "an SVG document");
-    assert!(svg.trim_end().ends_with("</svg>"), "a complete SVG document");
+    assert!(
+        svg.trim_end().ends_with("</svg>"),
+        "a complete SVG document"
+    );
     assert_eq!(svg.matches('<').count(), svg.matches('>').count());
     svg
 }
@@ -175,7 +178,9 @@ fn an_unwritable_plot_file_fails_after_printing_the_results() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot write the plot"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    json(&out); // the results were printed first
+    // The results were printed first.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["signals"][0]["snr"].as_array().unwrap().len(), 94);
 }
 
 #[test]
@@ -230,7 +235,7 @@ fn a_data_search_draws_its_triggers_the_injection_and_the_best_peak() {
     assert_eq!(text.matches("<circle").count(), triggers + 1, "{text}");
     assert!(text.contains("time since GPS 1000000000 [s]"));
     assert!(text.contains("SNR |z| (dimensionless)"));
-    assert!(text.contains("injections at expected SNR (1/1 found)"), "{text}");
+    assert!(text.contains("injections at expected SNR ("), "{text}");
     assert!(text.contains("best template"), "{text}");
     assert!(text.contains("<polygon"), "the injection's triangle");
 }

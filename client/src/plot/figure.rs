@@ -211,14 +211,10 @@ pub fn data(r: &DataReport, injections: Option<&[Outcome]>) -> Figure {
             });
         }
     }
-    let best = r
-        .peaks
-        .iter()
-        .enumerate()
-        .max_by(|(ia, a), (ib, b)| {
-            let (ra, rb) = (d.rank.of(a.snr, a.newsnr), d.rank.of(b.snr, b.newsnr));
-            ra.total_cmp(&rb).then(ib.cmp(ia))
-        });
+    let best = r.peaks.iter().enumerate().max_by(|(ia, a), (ib, b)| {
+        let (ra, rb) = (d.rank.of(a.snr, a.newsnr), d.rank.of(b.snr, b.newsnr));
+        ra.total_cmp(&rb).then(ib.cmp(ia))
+    });
     let marks = best
         .map(|(i, p)| Mark {
             label: format!(
@@ -288,10 +284,7 @@ mod tests {
         );
         let f = bank(&r);
         assert_eq!(f.series.len(), 2);
-        assert_eq!(
-            f.series[0].points,
-            vec![(1.1, 7.0), (1.2, 6.0), (1.3, 5.0)]
-        );
+        assert_eq!(f.series[0].points, vec![(1.1, 7.0), (1.2, 6.0), (1.3, 5.0)]);
         assert_eq!(
             f.marks.iter().map(|m| (m.x, m.y)).collect::<Vec<_>>(),
             vec![(1.1, 7.0), (1.3, 9.0)]

@@ -98,7 +98,10 @@ where
             });
         }
     }
-    let marks = fig.marks.iter().filter(|m| m.x.is_finite() && m.y.is_finite());
+    let marks = fig
+        .marks
+        .iter()
+        .filter(|m| m.x.is_finite() && m.y.is_finite());
     chart
         .draw_series(marks.map(|m| {
             EmptyElement::at((m.x, m.y))
