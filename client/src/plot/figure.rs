@@ -100,7 +100,7 @@ pub fn number(v: f64) -> String {
     if v == 0.0 || (1e-3..1e5).contains(&v.abs()) {
         format!("{v:.4}")
     } else {
-        format!("{v:.3e}")
+        format!("{v:.2e}")
     }
 }
 

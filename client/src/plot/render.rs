@@ -63,11 +63,12 @@ where
     };
     root.fill(&WHITE).map_err(err)?;
     let ((x0, x1), (y0, y1)) = fig.bounds();
+    // Room for tick labels such as 1.40e-9 beside the axis description.
     let mut chart = ChartBuilder::on(&root)
         .caption(&fig.title, (FAMILY, 26))
         .margin(20)
         .x_label_area_size(60)
-        .y_label_area_size(80)
+        .y_label_area_size(110)
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
     chart
