@@ -255,7 +255,7 @@ pub enum ConventionArg {
 }
 
 /// Output format flags.
-#[derive(Debug, Args, Clone, Copy)]
+#[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// Print the results as JSON (schema version 1 for signal searches, 2 for data searches;
     /// see README).
@@ -267,6 +267,12 @@ pub struct OutputArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also draw the results to FILE.png or FILE.svg (the format follows the extension),
+    /// after printing them: SNR against template chirp mass, one line per signal, or for a
+    /// data search the triggers' SNR against time with the best template's peak (and the
+    /// injections) marked.
+    #[arg(long, value_name = "FILE.png|FILE.svg", value_parser = crate::plot::PlotTarget::parse)]
+    pub plot: Option<crate::plot::PlotTarget>,
 }
 
 /// `chirpfarm search`.

@@ -6,6 +6,7 @@ use crate::data_output::{DataReport, DataSink};
 use crate::embedded::{Embedded, Options};
 use crate::error::CliError;
 use crate::output::{Formats, Report};
+use crate::plot::Plot;
 use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
 use crate::spec::{prepare, Prepared};
@@ -100,8 +101,8 @@ pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Resul
 }
 
 /// Writes a report to stdout in the format the flags ask for, flushing, with one error message
-/// for all formats.
-fn emit(report: &impl Formats, output: OutputArgs) -> Result<(), CliError> {
+/// for all formats; then draws it to the `--plot` file, if any.
+fn emit(report: &(impl Formats + Plot), output: &OutputArgs) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let res = if output.json {
@@ -112,7 +113,11 @@ fn emit(report: &impl Formats, output: OutputArgs) -> Result<(), CliError> {
         report.write_table(&mut out)
     };
     res.and_then(|_| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))?;
+    match &output.plot {
+        Some(target) => crate::plot::write(report, target),
+        None => Ok(()),
+    }
 }
 
 /// Watches a job to its end with a progress bar, feeding `sink`; fails unless it succeeded.
@@ -171,10 +176,10 @@ async fn wait_and_print_data(
     if let Some((rows, window)) = &extra.injections {
         return emit(
             &crate::injections::WithInjections::new(&report, rows, *window),
-            output,
+            &output,
         );
     }
-    emit(&report, output)
+    emit(&report, &output)
 }
 
 /// Waits for a job and prints its results.
@@ -201,7 +206,7 @@ async fn wait_and_print(
         workers: collected.workers,
         job_id: job_id.to_string(),
     };
-    emit(&report, output)
+    emit(&report, &output)
 }
 
 /// `chirpfarm search`.

@@ -15,6 +15,7 @@ mod embedded;
 mod error;
 mod injections;
 mod output;
+mod plot;
 mod progress;
 mod remote;
 mod simulate;
