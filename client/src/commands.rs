@@ -106,7 +106,11 @@ pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Resul
 fn find_null(v: &serde_json::Value, path: &str) -> Option<String> {
     use serde_json::Value;
     match v {
-        Value::Null => Some(if path.is_empty() { "/".into() } else { path.into() }),
+        Value::Null => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        }),
         Value::Array(a) => a
             .iter()
             .enumerate()
@@ -178,11 +182,7 @@ async fn watch_job(
 
 /// While the job is queued, says on the bar how many workers the coordinator has (polled every
 /// second; errors are left to the result stream to report). Runs until dropped.
-async fn show_queued(
-    conn: &Conn,
-    job_id: &str,
-    progress: &Progress,
-) -> std::convert::Infallible {
+async fn show_queued(conn: &Conn, job_id: &str, progress: &Progress) -> std::convert::Infallible {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     loop {
         tick.tick().await;

@@ -205,8 +205,14 @@ mod tests {
 
     #[test]
     fn template_limits_depend_on_the_target() {
-        assert_eq!(template_limit(5_000_000, Target::Embedded).unwrap(), 1_000_000);
-        assert_eq!(template_limit(5_000_000, Target::Remote).unwrap(), 5_000_000);
+        assert_eq!(
+            template_limit(5_000_000, Target::Embedded).unwrap(),
+            1_000_000
+        );
+        assert_eq!(
+            template_limit(5_000_000, Target::Remote).unwrap(),
+            5_000_000
+        );
         assert!(template_limit(u64::MAX, Target::Remote).is_err());
     }
 }

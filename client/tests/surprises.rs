@@ -14,7 +14,10 @@ fn assert_refused(args: &[&str], needle: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.contains(needle), "{args:?}: {err:?} lacks {needle:?}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
     assert!(out.stdout.is_empty(), "{args:?} printed results");
 }
@@ -39,7 +42,13 @@ fn user_sized_requests_are_bounded() {
         "more than the limit of 10000",
     );
     assert_refused(
-        &["search", "--signal-mc", "1.2", "--max-templates", "1000000000000"],
+        &[
+            "search",
+            "--signal-mc",
+            "1.2",
+            "--max-templates",
+            "1000000000000",
+        ],
         "more than the client's limit",
     );
     // The embedded cluster runs at most 10^6 templates whatever --max-templates says; the bank
@@ -58,7 +67,12 @@ fn user_sized_requests_are_bounded() {
     );
     // The worker daemon refuses the same thread counts, before connecting to anything.
     let out = Command::new(bin("chirpfarm-worker"))
-        .args(["--coordinator", "http://127.0.0.1:1", "--threads", &too_many])
+        .args([
+            "--coordinator",
+            "http://127.0.0.1:1",
+            "--threads",
+            &too_many,
+        ])
         .output()
         .expect("run worker");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -76,7 +90,10 @@ fn masses_outside_the_physical_range_are_refused_and_wrapping_ones_warned() {
         &["search", "--signal-mc", "1.2", "--bank", "0.01:0.05:0.01"],
         "template 0 has chirp mass 0.01",
     );
-    assert_refused(&["search", "--signal-mc", "1.2", "--mc-range", "5:1"], "--mc-range");
+    assert_refused(
+        &["search", "--signal-mc", "1.2", "--mc-range", "5:1"],
+        "--mc-range",
+    );
     // A wider range lets the same signal through.
     let out = chirpfarm(&[
         "search",
@@ -108,7 +125,11 @@ fn masses_outside_the_physical_range_are_refused_and_wrapping_ones_warned() {
     assert!(!err.contains("0.7"), "0.7 does not wrap: {err}");
     // The seed's search prints nothing on stderr.
     let out = chirpfarm(&["search", "--signal-mc", "1.2", "--json"]);
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -123,8 +144,17 @@ fn embedded_output_has_no_job_id_no_null_and_explains_the_seed_scale() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(!table.contains("[job-"), "{table}");
-    assert!(table.contains("2012 teaching note") && table.contains("1e-9"), "{table}");
-    let out = chirpfarm(&["search", "--signal-mc", "1.2", "--snr-convention", "physical"]);
+    assert!(
+        table.contains("2012 teaching note") && table.contains("1e-9"),
+        "{table}"
+    );
+    let out = chirpfarm(&[
+        "search",
+        "--signal-mc",
+        "1.2",
+        "--snr-convention",
+        "physical",
+    ]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("teaching note"));
 }
 
@@ -133,13 +163,22 @@ fn help_texts_have_examples_units_and_hide_the_benchmarks() {
     let main = String::from_utf8_lossy(&chirpfarm(&["--help"]).stdout).to_string();
     assert!(main.contains("RUST_LOG") && main.contains("143"), "{main}");
     assert!(!main.contains("\n  bench"), "bench is hidden: {main}");
-    for sub in ["search", "submit", "watch", "jobs", "cancel", "workers", "simulate", "bank"] {
+    for sub in [
+        "search", "submit", "watch", "jobs", "cancel", "workers", "simulate", "bank",
+    ] {
         let out = chirpfarm(&[sub, "--help"]);
         let help = String::from_utf8_lossy(&out.stdout);
         assert!(help.contains("Examples:"), "{sub}: {help}");
     }
     let search = String::from_utf8_lossy(&chirpfarm(&["search", "--help"]).stdout).to_string();
-    for needle in ["<MSUN>", "<SECONDS>", "<MIN:MAX>", "teaching note", "1e-9", "--cancel-on-exit"] {
+    for needle in [
+        "<MSUN>",
+        "<SECONDS>",
+        "<MIN:MAX>",
+        "teaching note",
+        "1e-9",
+        "--cancel-on-exit",
+    ] {
         assert!(search.contains(needle), "search --help lacks {needle}");
     }
     for (b, needle) in [
