@@ -18,7 +18,82 @@ Examples:
   chirpfarm bank --mass1 1:3 --mass2 1:3 --min-match 0.97 --f-low 30 --psd aligo -o bank.csv
   chirpfarm bank --check bank.csv --injections 1000
 
-Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
+Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, as Slurm and `timeout` send).
+
+Environment: CHIRPFARM_COORDINATOR, CHIRPFARM_TOKEN / CHIRPFARM_TOKEN_FILE, CHIRPFARM_CA_FILE (as
+the flags); RUST_LOG sets the log filter on stderr (default `warn`; e.g. RUST_LOG=info or
+RUST_LOG=chirpfarm_worker=debug).";
+
+/// What the seed convention's numbers mean: one text for `search --help` and the table footer.
+macro_rules! seed_note {
+    () => {
+        "\
+SNR convention \"seed\" is the 2012 teaching note's convention (the Python script chirpfarm
+reproduces; unrelated to --seed, the random seed): the signal is the note's unnormalised
+template, so SNR values are of order 1e-9 and only their ratios across the bank mean anything
+(the physical SNR divided by 1024 Hz). --snr-convention physical gives PyCBC's |SNR|."
+    };
+}
+
+/// What the seed convention's numbers mean, shown in `search --help` and under the table.
+pub const SEED_CONVENTION_NOTE: &str = seed_note!();
+
+/// Shown after `chirpfarm search --help`.
+const SEARCH_EXAMPLES: &str = concat!(
+    "\
+Examples:
+  chirpfarm search --signal-mc 1.2                           the note's script 1, all cores
+  chirpfarm search --random-signals 10 --seed 7 --json       the note's script 2
+  chirpfarm search --signal-mc 1.2 --snr-convention physical PyCBC's |SNR|
+  chirpfarm search --bank 0.8:1.74:0.001 --signal-mc 1.2 --coordinator http://lab1:50051
+  chirpfarm search --data H-H1_GWOSC_4KHZ.hdf5 --bank-file bank.csv --psd welch --json
+
+",
+    seed_note!(),
+    "
+
+SIGINT (Ctrl-C) and SIGTERM leave a remote job running and print its id (on a terminal, Ctrl-C
+asks first), or cancel it with --cancel-on-exit; exit 130 (SIGINT) or 143 (SIGTERM).
+RUST_LOG sets the log filter on stderr (default warn)."
+);
+
+/// Shown after `chirpfarm submit --help`.
+const SUBMIT_EXAMPLES: &str = "\
+Examples:
+  chirpfarm submit --signal-mc 1.2 --coordinator http://lab1:50051        prints job-1
+  chirpfarm submit --random-signals 100 --bank 0.8:1.74:0.001 --require-workers
+  chirpfarm watch job-1 --json";
+
+/// Shown after `chirpfarm watch --help`.
+const WATCH_EXAMPLES: &str = "\
+Examples:
+  chirpfarm watch job-1 --coordinator http://lab1:50051
+  chirpfarm watch job-1 --json > results.json
+The progress bar's rate and ETA count from when the watch started.";
+
+/// Shown after `chirpfarm jobs --help`.
+const JOBS_EXAMPLES: &str = "\
+Examples:
+  chirpfarm jobs --coordinator http://lab1:50051
+  CHIRPFARM_COORDINATOR=http://lab1:50051 chirpfarm jobs";
+
+/// Shown after `chirpfarm cancel --help`.
+const CANCEL_EXAMPLES: &str = "\
+Examples:
+  chirpfarm cancel job-7 --coordinator http://lab1:50051";
+
+/// Shown after `chirpfarm workers --help`.
+const WORKERS_EXAMPLES: &str = "\
+Examples:
+  chirpfarm workers --coordinator http://lab1:50051
+  chirpfarm-worker --coordinator http://lab1:50051 --threads 8     (on each compute node)";
+
+/// Shown after `chirpfarm simulate --help`.
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  chirpfarm simulate --duration 512 --seed 7 --inject mass1=1.4,mass2=1.3,snr=10,time=1000000200 -o d.hdf5
+  chirpfarm simulate --duration 64 --no-noise --inject mass1=1.4,mass2=1.4,distance=100,time=1000000040 -o clean.npy";
 
 /// chirpfarm: matched-filter template-bank searches for compact-binary chirps, on this machine or
 /// on a networked cluster of worker daemons ("multiprocessing.Pool on networked clusters").
@@ -45,22 +120,30 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a search and print its results (embedded cluster unless --coordinator is given).
+    #[command(after_help = SEARCH_EXAMPLES)]
     Search(SearchCmd),
     /// Submit a search to a coordinator and print its job id without waiting.
+    #[command(after_help = SUBMIT_EXAMPLES)]
     Submit(SubmitCmd),
     /// Wait for a submitted job and print its results.
+    #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchCmd),
     /// List the coordinator's jobs with their state and progress.
+    #[command(after_help = JOBS_EXAMPLES)]
     Jobs(Remote),
     /// Cancel a job.
+    #[command(after_help = CANCEL_EXAMPLES)]
     Cancel(CancelCmd),
     /// List the workers registered with the coordinator.
+    #[command(after_help = WORKERS_EXAMPLES)]
     Workers(Remote),
     /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`
     /// reads, and the injection list beside it (<OUT>.injections.csv).
+    #[command(after_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateCmd),
-    /// Benchmarks: one template, template cache reuse, dispatch overhead, coordinator scale.
-    #[command(subcommand)]
+    /// Developer benchmarks (hidden from the main help): one template, template cache reuse,
+    /// dispatch overhead, coordinator scale. `chirpfarm bench --help` lists them.
+    #[command(subcommand, hide = true)]
     Bench(BenchCmd),
     /// Place a template bank at a minimal match with the metric, or check one's fitting factors.
     Bank(crate::bank_cmd::BankCmd),
@@ -70,7 +153,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct Remote {
     /// Coordinator URL, e.g. http://lab1:50051.
-    #[arg(long, env = "CHIRPFARM_COORDINATOR")]
+    #[arg(long, env = "CHIRPFARM_COORDINATOR", value_name = "URL")]
     pub coordinator: Option<String>,
     /// File holding the coordinator's shared secret (or set CHIRPFARM_TOKEN).
     #[arg(long, env = "CHIRPFARM_TOKEN_FILE")]
@@ -102,26 +185,32 @@ pub struct SearchArgs {
     pub bank_file: Option<PathBuf>,
     /// Signal chirp mass in solar masses; repeat or give a comma list (1.2,1.35). The signal is
     /// the seed's unnormalised template(Mc). Mc below about 0.69 makes the chirp longer than the
-    /// 64 s segment, so it wraps around onto itself.
+    /// 64 s segment, so it wraps around onto itself (a warning says so).
     #[arg(
         long = "signal-mc",
-        value_name = "MC",
+        value_name = "MSUN",
         value_delimiter = ',',
         allow_hyphen_values = true
     )]
     pub signal_mc: Vec<String>,
     /// Delay every signal by this many seconds (its coalescence time in the segment).
-    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        allow_hyphen_values = true,
+        value_name = "SECONDS"
+    )]
     pub signal_delay: f64,
     /// Add N signals with chirp masses drawn uniformly in the bank's range (the seed's script 2:
-    /// templates are computed once and reused for every signal).
+    /// templates are computed once and reused for every signal). At most 10,000.
     #[arg(long, value_name = "N")]
     pub random_signals: Option<usize>,
-    /// Random seed for --random-signals.
+    /// Random seed for --random-signals (not related to the "seed" SNR convention).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// SNR convention: seed (the seed's maxsnr, numpy-exact) or physical (phase-maximised |SNR|
-    /// for white unit noise, as PyCBC's matched_filter).
+    /// SNR convention: seed (the 2012 teaching note's maxsnr, numpy-exact; values ~1e-9, only
+    /// ratios matter: see below) or physical (phase-maximised |SNR| for white unit noise, as
+    /// PyCBC's matched_filter).
     #[arg(long, value_enum, default_value_t = ConventionArg::Seed)]
     pub snr_convention: ConventionArg,
     /// Template waveform. newtonian: the seed's Newtonian chirp of the chirp mass (any bank).
@@ -134,12 +223,17 @@ pub struct SearchArgs {
     /// (LAL's f_max; must be above --f-low).
     #[arg(long, value_name = "HZ")]
     pub f_final: Option<f64>,
-    /// Refuse banks with more templates than this.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Refuse banks with more templates than this (the embedded cluster runs at most 1,000,000;
+    /// the client builds at most 100,000,000).
+    #[arg(long, default_value_t = 1_000_000, value_name = "TEMPLATES")]
     pub max_templates: u64,
     /// Templates per task (default: automatic, ~0.2-2 s of work per task).
-    #[arg(long)]
+    #[arg(long, value_name = "TEMPLATES")]
     pub chunk_size: Option<u32>,
+    /// Chirp masses accepted for signals and templates, in solar masses: anything outside is
+    /// refused (a typo, or a bank in the wrong unit).
+    #[arg(long, value_name = "MIN:MAX", default_value = "0.1:100")]
+    pub mc_range: String,
     /// Search strain data instead of noiseless signals.
     #[command(flatten)]
     pub data: DataArgs,
@@ -287,8 +381,8 @@ pub struct SearchCmd {
     /// Coordinator and token (omit for the embedded cluster).
     #[command(flatten)]
     pub remote: Remote,
-    /// Embedded cluster only: compute threads (default: all cores).
-    #[arg(long)]
+    /// Embedded cluster only: compute threads (default: all cores; at most 4 × the cores).
+    #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// Fail at once if the coordinator has no worker, instead of queueing the job.
     #[arg(long)]
@@ -297,6 +391,10 @@ pub struct SearchCmd {
     /// (`chirpfarm watch JOB` later). Without it, Ctrl-C asks whether to cancel the job.
     #[arg(long, requires = "coordinator")]
     pub detach: bool,
+    /// With --coordinator: cancel the job when interrupted (SIGINT/Ctrl-C, SIGTERM) instead of
+    /// leaving it running.
+    #[arg(long, requires = "coordinator")]
+    pub cancel_on_exit: bool,
     /// Data search: an injection list (as `simulate` writes: time, mass1, mass2, optimal_snr,
     /// ...) to match against the triggers: found/missed per injection, recovered SNR / expected.
     #[arg(
@@ -336,7 +434,7 @@ pub struct SimulateCmd {
     #[arg(long, value_name = "HZ", default_value_t = 20.0)]
     pub f_low: f64,
     /// Random seed: the same seed gives the same samples on every machine.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_name = "N")]
     pub seed: u64,
     /// GPS time of the first sample.
     #[arg(

@@ -209,6 +209,7 @@ fn build(group: &[&Candidates], bank: &[TemplateParams], b: &Band) -> Result<Job
         prepared: Prepared {
             spec,
             masses: params.iter().map(TemplateParams::chirp_mass).collect(),
+            warnings: Vec::new(),
             data: Some(PreparedData {
                 spec: data,
                 blobs: vec![strain_blob, psd_blob],

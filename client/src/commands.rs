@@ -9,7 +9,7 @@ use crate::output::{Formats, Report};
 use crate::plot::Plot;
 use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
-use crate::spec::{prepare, Prepared};
+use crate::spec::{prepare, Prepared, Target};
 use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
@@ -78,6 +78,8 @@ struct Extra {
     hdf5: Option<std::path::PathBuf>,
     /// `--injections`: the list and the matching window, seconds.
     injections: Option<(Vec<chirpfarm_strain::simulate::InjectionRow>, f64)>,
+    /// The job ran on the embedded cluster: its id means nothing after the process ends.
+    embedded: bool,
 }
 
 /// Fails unless the job succeeded.
@@ -100,13 +102,57 @@ pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Resul
     Ok(())
 }
 
+/// The path of the first `null` in a JSON document (serde_json writes NaN and infinities as
+/// `null`), if any.
+fn find_null(v: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match v {
+        Value::Null => Some(if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        }),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| find_null(x, &format!("{path}/{i}"))),
+        Value::Object(o) => o
+            .iter()
+            .find_map(|(k, x)| find_null(x, &format!("{path}/{k}"))),
+        _ => None,
+    }
+}
+
+/// The report as JSON, refused when a number in it is not finite: a script reading `null`
+/// where a number belongs would misread it, so the outputs omit the fields they cannot fill
+/// and anything left is an error.
+fn json_bytes(report: &impl Formats) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    report
+        .write_json(&mut buf)
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))?;
+    let v: serde_json::Value = serde_json::from_slice(&buf)
+        .map_err(|e| CliError::Failed(format!("the JSON output does not parse: {e}")))?;
+    if let Some(path) = find_null(&v, "") {
+        return Err(CliError::Failed(format!(
+            "the results hold a number that is not finite (NaN or infinity) at {path}: refusing to print it as null"
+        )));
+    }
+    Ok(buf)
+}
+
 /// Writes a report to stdout in the format the flags ask for, flushing, with one error message
 /// for all formats; then draws it to the `--plot` file, if any.
 fn emit(report: &(impl Formats + Plot), output: &OutputArgs) -> Result<(), CliError> {
+    let json = if output.json {
+        Some(json_bytes(report)?)
+    } else {
+        None
+    };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let res = if output.json {
-        report.write_json(&mut out)
+    let res = if let Some(bytes) = json {
+        out.write_all(&bytes)
     } else if output.csv {
         report.write_csv(&mut out)
     } else {
@@ -129,11 +175,42 @@ async fn watch_job(
     quiet: bool,
 ) -> Result<crate::remote::Collected, CliError> {
     let progress = Progress::new(templates, quiet);
-    let collected = collect(conn, job_id, sink, &progress).await;
+    let collected = tokio::select! {
+        c = collect(conn, job_id, sink, &progress) => c,
+        never = show_queued(conn, job_id, &progress) => match never {},
+    };
     progress.finish();
     let collected = collected?;
     check_succeeded(job_id, &collected.finished)?;
     Ok(collected)
+}
+
+/// While the job is queued, says on the bar how many workers the coordinator has (polled every
+/// second; errors are left to the result stream to report). Runs until dropped.
+async fn show_queued(conn: &Conn, job_id: &str, progress: &Progress) -> std::convert::Infallible {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let job = conn
+            .client()
+            .get_job(conn.req(v1::JobRef {
+                job_id: job_id.to_string(),
+            }))
+            .await;
+        match job {
+            Ok(j) if j.get_ref().state == v1::JobState::Queued as i32 => {}
+            // Running or over: nothing more to say here.
+            Ok(_) => return std::future::pending().await,
+            Err(_) => continue,
+        }
+        if let Ok(w) = conn
+            .client()
+            .list_workers(conn.req(v1::ListWorkersRequest {}))
+            .await
+        {
+            progress.queued(w.get_ref().workers.len());
+        }
+    }
 }
 
 /// Waits for a data search and prints its triggers and peaks.
@@ -204,13 +281,59 @@ async fn wait_and_print(
         results: sink.results,
         wall_seconds: collected.finished.wall_seconds,
         workers: collected.workers,
-        job_id: job_id.to_string(),
+        job_id: (!extra.embedded).then(|| job_id.to_string()),
     };
     emit(&report, &output)
 }
 
+/// The signal that ended a search before its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGINT (Ctrl-C): exit 130.
+    Interrupt,
+    /// SIGTERM (Slurm, `timeout`, `kill`): exit 143.
+    Terminate,
+}
+
+/// The listeners for SIGINT and SIGTERM, installed before anything starts so that a signal at
+/// any point of the search is handled, not the default death.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs both handlers.
+    fn install() -> Result<Signals, CliError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let fail = |e: std::io::Error| CliError::Failed(format!("cannot handle signals: {e}"));
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(fail)?,
+            term: signal(SignalKind::terminate()).map_err(fail)?,
+        })
+    }
+
+    /// Resolves with the first signal received.
+    async fn recv(&mut self) -> Stop {
+        tokio::select! {
+            _ = self.int.recv() => Stop::Interrupt,
+            _ = self.term.recv() => Stop::Terminate,
+        }
+    }
+}
+
+/// The most compute threads a process may ask for: 4 × the machine's cores (a stray
+/// `--threads 100000` would otherwise start that many threads on a shared machine).
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .saturating_mul(4)
+}
+
 /// `chirpfarm search`.
 pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
+    let mut signals = Signals::install()?;
     let injections = match &cmd.injections {
         Some(path) => {
             let w = cmd.injection_window;
@@ -225,9 +348,22 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
         }
         None => None,
     };
-    let p = prepare(&cmd.search)?;
     if cmd.threads == Some(0) {
         return Err(CliError::Input("--threads must be at least 1".into()));
+    }
+    if let Some(t) = cmd.threads.filter(|&t| t > max_threads()) {
+        return Err(CliError::Input(format!(
+            "--threads {t} is more than 4 × this machine's cores ({})",
+            max_threads()
+        )));
+    }
+    let target = match cmd.remote.coordinator {
+        Some(_) => Target::Remote,
+        None => Target::Embedded,
+    };
+    let p = prepare(&cmd.search, target)?;
+    for w in &p.warnings {
+        eprintln!("{w}");
     }
     let (conn, embedded) = match &cmd.remote.coordinator {
         Some(_) => (connect(&cmd.remote).await?, None),
@@ -263,10 +399,19 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
                 meta: p.data.as_ref().map(|d| d.meta.clone()),
                 hdf5: cmd.search.data.output.clone(),
                 injections,
+                embedded: embedded.is_some(),
             };
             tokio::select! {
                 r = wait_and_print(&conn, &job, &p.spec, p.masses.clone(), cmd.output, extra) => r,
-                _ = tokio::signal::ctrl_c() => Err(interrupted(&conn, &job, embedded.is_some()).await),
+                stop = signals.recv() => {
+                    let how = OnStop {
+                        stop,
+                        embedded: embedded.is_some(),
+                        cancel: cmd.cancel_on_exit,
+                        url: cmd.remote.coordinator.as_deref().unwrap_or(""),
+                    };
+                    Err(interrupted(&conn, &job, how).await)
+                }
             }
         }
     };
@@ -276,26 +421,48 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
     result
 }
 
-/// Ctrl-C during `search`: on the embedded cluster the job dies with the process; on a
-/// coordinator, ask (on a terminal) whether to cancel the job or leave it running.
-async fn interrupted(conn: &Conn, job: &str, embedded: bool) -> CliError {
+/// What to do with a search's job when a signal ends the client.
+#[derive(Debug, Clone, Copy)]
+struct OnStop<'a> {
+    /// Which signal.
+    stop: Stop,
+    /// The job runs on the embedded cluster (it stops with the process).
+    embedded: bool,
+    /// --cancel-on-exit: cancel the remote job without asking.
+    cancel: bool,
+    /// The coordinator's URL, for the commands printed.
+    url: &'a str,
+}
+
+/// SIGINT or SIGTERM during `search`: on the embedded cluster the job stops with the process; on
+/// a coordinator the job is cancelled with --cancel-on-exit, else (on a terminal, after Ctrl-C)
+/// the user is asked, else it keeps running and the commands to follow or stop it are printed.
+async fn interrupted(conn: &Conn, job: &str, how: OnStop<'_>) -> CliError {
     use std::io::IsTerminal;
-    if embedded {
-        return CliError::Interrupted("interrupted".into());
+    let (word, make): (&str, fn(String) -> CliError) = match how.stop {
+        Stop::Interrupt => ("interrupted", CliError::Interrupted),
+        Stop::Terminate => ("terminated", CliError::Terminated),
+    };
+    if how.embedded {
+        return make(format!("{word}: the embedded search stopped"));
     }
-    let ask = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    let cancel = ask
-        && tokio::task::spawn_blocking({
-            let job = job.to_string();
-            move || {
-                eprint!("\ninterrupted: cancel {job} on the coordinator? [y/N] ");
-                let mut line = String::new();
-                let _ = std::io::stdin().read_line(&mut line);
-                matches!(line.trim(), "y" | "Y" | "yes")
-            }
-        })
-        .await
-        .unwrap_or(false);
+    let ask = how.stop == Stop::Interrupt
+        && !how.cancel
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal();
+    let cancel = how.cancel
+        || (ask
+            && tokio::task::spawn_blocking({
+                let job = job.to_string();
+                move || {
+                    eprint!("\ninterrupted: cancel {job} on the coordinator? [y/N] ");
+                    let mut line = String::new();
+                    let _ = std::io::stdin().read_line(&mut line);
+                    matches!(line.trim(), "y" | "Y" | "yes")
+                }
+            })
+            .await
+            .unwrap_or(false));
     if cancel {
         match conn
             .client()
@@ -304,22 +471,26 @@ async fn interrupted(conn: &Conn, job: &str, embedded: bool) -> CliError {
             }))
             .await
         {
-            Ok(_) => CliError::Interrupted(format!("interrupted: {job} cancelled")),
-            Err(s) => CliError::Interrupted(format!(
-                "interrupted; cancelling {job} failed: {}",
-                s.message()
+            Ok(_) => make(format!("{word}: {job} cancelled")),
+            Err(s) => make(format!(
+                "{word}; cancelling {job} failed: {}",
+                esc(s.message(), 500)
             )),
         }
     } else {
-        CliError::Interrupted(format!(
-            "interrupted: {job} left running; `chirpfarm watch {job}` prints its results"
+        let url = esc(how.url, 200);
+        make(format!(
+            "{word}: job {job} keeps running; `chirpfarm watch {job} --coordinator {url}` prints its results, `chirpfarm cancel {job} --coordinator {url}` stops it"
         ))
     }
 }
 
 /// `chirpfarm submit`.
 pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
-    let p = prepare(&cmd.search)?;
+    let p = prepare(&cmd.search, Target::Remote)?;
+    for w in &p.warnings {
+        eprintln!("{w}");
+    }
     let conn = connect(&cmd.remote).await?;
     let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
     println!("{}", sub.job_id);
@@ -344,7 +515,8 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
         );
     }
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
-    let masses = spec.bank.masses(u64::MAX)?;
+    // The spec comes from the network: the bank is bounded before it is built.
+    let masses = spec.bank.masses(crate::spec::CLIENT_MAX_TEMPLATES)?;
     wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, Extra::default()).await
 }
 

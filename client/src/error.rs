@@ -17,6 +17,9 @@ pub enum CliError {
     /// Ctrl-C (exit 130).
     #[error("{0}")]
     Interrupted(String),
+    /// SIGTERM, as Slurm and `timeout` send (exit 143 = 128 + 15).
+    #[error("{0}")]
+    Terminated(String),
 }
 
 impl CliError {
@@ -28,6 +31,7 @@ impl CliError {
             CliError::Unreachable(_) => 3,
             CliError::Failed(_) => 1,
             CliError::Interrupted(_) => 130,
+            CliError::Terminated(_) => 143,
         }
     }
 

@@ -1,7 +1,8 @@
 //! Output formats: a readable table (default), JSON (schema version 1) and CSV.
 //!
 //! JSON floats are written with the shortest representation that round-trips, so a result read
-//! back is bit-identical to the one computed.
+//! back is bit-identical to the one computed. JSON never holds `null`: a field that has no
+//! meaningful value (no best template, no job id on the embedded cluster) is left out.
 
 use chirpfarm_core::{best_template, SignalSpec, SnrConvention, TemplateResult};
 use serde_json::{json, Value};
@@ -71,8 +72,9 @@ pub struct Report {
     pub wall_seconds: f64,
     /// Workers that served the job.
     pub workers: u32,
-    /// The job's id.
-    pub job_id: String,
+    /// The job's id on a coordinator; `None` on the embedded cluster, whose ids die with the
+    /// process and mean nothing to the user.
+    pub job_id: Option<String>,
 }
 
 impl Report {
@@ -83,35 +85,42 @@ impl Report {
             .iter()
             .zip(&self.results)
             .map(|(s, rs)| {
-                let best = best_template(rs).map(|b| {
-                    json!({
+                let mut v = json!({
+                    "mc": s.mc,
+                    "delay_seconds": s.delay_seconds,
+                    "snr": rs.iter().map(|r| r.snr).collect::<Vec<_>>(),
+                    "lag_seconds": rs.iter().map(|r| r.lag_seconds).collect::<Vec<_>>(),
+                });
+                // No template with a number: no `best` (rather than `"best": null`).
+                if let Some(b) = best_template(rs) {
+                    v["best"] = json!({
                         "template_index": b.template_index,
                         "mc": self.masses[b.template_index],
                         "snr": b.result.snr,
                         "lag_seconds": b.result.lag_seconds,
-                    })
-                });
-                json!({
-                    "mc": s.mc,
-                    "delay_seconds": s.delay_seconds,
-                    "best": best,
-                    "snr": rs.iter().map(|r| r.snr).collect::<Vec<_>>(),
-                    "lag_seconds": rs.iter().map(|r| r.lag_seconds).collect::<Vec<_>>(),
-                })
+                    });
+                }
+                v
             })
             .collect();
+        let mut stats = json!({
+            "templates": self.masses.len(),
+            "signals": self.signals.len(),
+            "workers": self.workers,
+        });
+        // The wall time comes from the coordinator: left out unless it is a number.
+        if self.wall_seconds.is_finite() {
+            stats["wall_seconds"] = json!(self.wall_seconds);
+        }
+        if let Some(id) = &self.job_id {
+            stats["job_id"] = json!(id);
+        }
         json!({
             "version": 1,
             "snr_convention": self.convention.name(),
             "bank": bank_json(&self.masses, self.params.as_deref()),
             "signals": signals,
-            "stats": {
-                "templates": self.masses.len(),
-                "signals": self.signals.len(),
-                "wall_seconds": self.wall_seconds,
-                "workers": self.workers,
-                "job_id": self.job_id,
-            }
+            "stats": stats,
         })
     }
 
@@ -157,18 +166,66 @@ impl Report {
                     format!("{:?}", b.result.snr),
                     format!("{:?}", b.result.lag_seconds)
                 )?,
-                None => writeln!(out, "{si:>6}  {:>10.6}  (no templates)", s.mc)?,
+                None => writeln!(out, "{si:>6}  {:>10.6}  (no SNR)", s.mc)?,
             }
         }
+        let job = match &self.job_id {
+            Some(id) => format!(" [{id}]"),
+            None => String::new(),
+        };
         writeln!(
             out,
-            "{} templates × {} signal(s), SNR convention {}, {:.3} s on {} worker(s) [{}]",
+            "{} templates × {} signal(s), SNR convention {}, {:.3} s on {} worker(s){job}",
             self.masses.len(),
             self.signals.len(),
             self.convention.name(),
             self.wall_seconds,
             self.workers,
-            self.job_id
-        )
+        )?;
+        if self.convention == SnrConvention::Seed {
+            writeln!(out, "\n{}", crate::args::SEED_CONVENTION_NOTE)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(snrs: &[f64]) -> Report {
+        Report {
+            convention: SnrConvention::Seed,
+            masses: (0..snrs.len()).map(|i| 1.0 + i as f64 * 0.1).collect(),
+            params: None,
+            signals: vec![SignalSpec::chirp(1.2)],
+            results: vec![snrs
+                .iter()
+                .map(|&snr| TemplateResult {
+                    snr,
+                    lag_seconds: 0.0,
+                })
+                .collect()],
+            wall_seconds: f64::NAN,
+            workers: 1,
+            job_id: None,
+        }
+    }
+
+    #[test]
+    fn nan_is_not_best_and_json_has_no_null() {
+        let r = report(&[f64::NAN, 2.0, 1.0]);
+        let v = r.to_json();
+        assert_eq!(v["signals"][0]["best"]["template_index"], 1);
+        // No job id on the embedded cluster, no NaN wall time: both left out, not null.
+        assert!(v["stats"].get("job_id").is_none());
+        assert!(v["stats"].get("wall_seconds").is_none());
+        let v = report(&[f64::NAN]).to_json();
+        assert!(v["signals"][0].get("best").is_none(), "{v}");
+        let mut table = Vec::new();
+        report(&[f64::NAN, 2.0]).write_table(&mut table).unwrap();
+        let table = String::from_utf8(table).unwrap();
+        assert!(table.contains("1.1") && !table.contains("NaN  "), "{table}");
+        assert!(table.contains("teaching note"), "{table}");
     }
 }

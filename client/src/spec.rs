@@ -4,9 +4,24 @@
 use crate::args::{ConventionArg, SearchArgs};
 use crate::error::CliError;
 use chirpfarm_core::bank::SEED_BANK;
+use chirpfarm_core::spec::{wraps_seed_segment, McRange};
 use chirpfarm_core::{
     random_signals, Approximant, BankSpec, Limits, SearchSpec, SignalSpec, SnrConvention,
 };
+
+/// The most templates the client builds for a remote search, whatever --max-templates says: no
+/// search can use more, since templates × signals (or segments) is capped at the coordinator's
+/// default `max_results` (10^8), and it bounds the client's bank at 800 MB.
+pub const CLIENT_MAX_TEMPLATES: u64 = 100_000_000;
+
+/// Where the search will run, which decides the largest bank worth building.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The embedded cluster: its coordinator has the default limits (10^6 templates).
+    Embedded,
+    /// A coordinator with its own --max-templates: only the client-side cap applies here.
+    Remote,
+}
 
 /// A search ready to run: the spec and its bank's chirp masses.
 #[derive(Debug, Clone)]
@@ -17,10 +32,63 @@ pub struct Prepared {
     pub masses: Vec<f64>,
     /// A data search's blobs and file details.
     pub data: Option<crate::data::PreparedData>,
+    /// Things worth saying on stderr before the search starts (chirps that wrap the segment).
+    pub warnings: Vec<String>,
 }
 
-/// Builds and validates the search described by `a`.
-pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
+/// The bank limit for `target`: --max-templates, bounded by what the target can run, refused
+/// (exit 2) when above the client's own cap so no flag makes the client allocate without bound.
+fn template_limit(requested: u64, target: Target) -> Result<u64, CliError> {
+    if requested > CLIENT_MAX_TEMPLATES {
+        return Err(CliError::Input(format!(
+            "--max-templates {requested} is more than the client's limit of {CLIENT_MAX_TEMPLATES} templates (a search may return at most 10^8 results)"
+        )));
+    }
+    Ok(match target {
+        Target::Embedded => requested.min(Limits::default().max_templates),
+        Target::Remote => requested,
+    })
+}
+
+/// Checks every signal's and template's chirp mass against `range`, and lists the masses whose
+/// seed-grid chirp is longer than the 64 s segment (one warning naming them).
+fn check_masses(
+    range: &McRange,
+    signals: &[SignalSpec],
+    masses: &[f64],
+) -> Result<Vec<String>, CliError> {
+    for (i, s) in signals.iter().enumerate() {
+        range.check(&format!("signal {i}"), s.mc)?;
+    }
+    for (i, &mc) in masses.iter().enumerate() {
+        range.check(&format!("template {i}"), mc)?;
+    }
+    let mut wrapping: Vec<f64> = signals
+        .iter()
+        .map(|s| s.mc)
+        .chain(masses.iter().copied())
+        .filter(|&mc| wraps_seed_segment(mc))
+        .collect();
+    if wrapping.is_empty() {
+        return Ok(Vec::new());
+    }
+    wrapping.sort_by(f64::total_cmp);
+    wrapping.dedup();
+    let shown: Vec<String> = wrapping.iter().take(5).map(|m| format!("{m}")).collect();
+    let more = if wrapping.len() > 5 {
+        format!(" and {} more", wrapping.len() - 5)
+    } else {
+        String::new()
+    };
+    Ok(vec![format!(
+        "warning: chirp mass {}{more} M☉: the Newtonian chirp from 40 Hz is longer than the 64 s segment (Mc below about 0.69), so it wraps around onto itself",
+        shown.join(", ")
+    )])
+}
+
+/// Builds and validates the search described by `a`, to run on `target`.
+pub fn prepare(a: &SearchArgs, target: Target) -> Result<Prepared, CliError> {
+    let mc_range = McRange::parse(&a.mc_range)?;
     let bank = match (&a.bank, &a.bank_file) {
         (Some(r), _) => BankSpec::parse_range(r)?,
         // Text/CSV or PyCBC HDF5 (by signature), `-` for stdin; errors name file and line.
@@ -28,7 +96,7 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         (None, None) => SEED_BANK,
     };
     let limits = Limits {
-        max_templates: a.max_templates,
+        max_templates: template_limit(a.max_templates, target)?,
         ..Limits::default()
     };
     let approximant = Approximant::parse(&a.approximant)?;
@@ -59,6 +127,7 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             f_final: a.f_final,
         };
         let masses = spec.validate(&limits)?;
+        check_masses(&mc_range, &[], &masses)?;
         if spec.approximant == Approximant::TaylorF2 {
             // Every template's band, checked here as the workers will (exit 2 before uploading).
             chirpfarm_worker::engine::data::BankTemplate::list(&spec, limits.max_templates)?;
@@ -70,6 +139,7 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
             spec,
             masses,
             data: Some(data),
+            warnings: Vec::new(),
         });
     }
     let mut signals = Vec::new();
@@ -84,6 +154,8 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         });
     }
     if let Some(n) = a.random_signals {
+        // Before drawing: `--random-signals 10000000000` must not try to allocate them.
+        limits.check_signals((n as u64).saturating_add(signals.len() as u64))?;
         let lo = masses.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = masses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         // The seed draws in [0.8, 1.74): the bank's start to its stop.
@@ -108,6 +180,7 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         f_final: None,
     };
     let masses = spec.validate(&limits)?;
+    let warnings = check_masses(&mc_range, &spec.signals, &masses)?;
     if a.chunk_size == Some(0) {
         return Err(CliError::Input("--chunk-size must be at least 1".into()));
     }
@@ -115,5 +188,31 @@ pub fn prepare(a: &SearchArgs) -> Result<Prepared, CliError> {
         spec,
         masses,
         data: None,
+        warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_grid_constants_agree_with_the_engine() {
+        use chirpfarm_worker::engine::grid;
+        assert_eq!(chirpfarm_core::spec::SEED_F_LOW_HZ, grid::FMIN);
+        assert_eq!(chirpfarm_core::spec::MSUN_SECONDS, grid::MSUN);
+    }
+
+    #[test]
+    fn template_limits_depend_on_the_target() {
+        assert_eq!(
+            template_limit(5_000_000, Target::Embedded).unwrap(),
+            1_000_000
+        );
+        assert_eq!(
+            template_limit(5_000_000, Target::Remote).unwrap(),
+            5_000_000
+        );
+        assert!(template_limit(u64::MAX, Target::Remote).is_err());
+    }
 }

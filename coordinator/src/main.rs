@@ -12,10 +12,28 @@ use std::process::ExitCode;
 /// The chirpfarm coordinator: splits template-bank searches into tasks, hands them to the worker
 /// daemons that register with it, and streams results to clients in bank order.
 #[derive(Debug, Parser)]
-#[command(name = "chirpfarm-coordinator", version, about, long_about = None)]
+#[command(
+    name = "chirpfarm-coordinator",
+    version,
+    about,
+    long_about = None,
+    after_help = "\
+Examples:
+  chirpfarm-coordinator                                   loopback only, port 50051
+  chirpfarm-coordinator --listen 0.0.0.0:50051 --tls-cert cert.pem --tls-key key.pem --token-file token
+  chirpfarm-coordinator --data-dir /var/lib/chirpfarm --retention 30d
+
+RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_coordinator=debug);
+--log-format json writes one JSON object per line."
+)]
 struct Args {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
-    #[arg(long, default_value = "127.0.0.1:50051", env = "CHIRPFARM_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:50051",
+        env = "CHIRPFARM_LISTEN",
+        value_name = "HOST:PORT"
+    )]
     listen: String,
     /// File holding a token that every client and worker must present (both roles; the
     /// role-specific files below take precedence for their role).
@@ -48,16 +66,16 @@ struct Args {
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     handshake_timeout: f64,
     /// Connections open at once (handshaking or serving); more are closed on accept.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 4096, value_name = "CONNECTIONS")]
     max_connections: usize,
     /// Templates per task (default: chosen automatically for ~0.2-2 s of work per task).
-    #[arg(long)]
+    #[arg(long, value_name = "TEMPLATES")]
     chunk_size: Option<u32>,
     /// Seconds without a heartbeat after which a worker is considered lost and its tasks re-queued.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     heartbeat_timeout: f64,
     /// Largest bank a search may use, in templates.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, value_name = "TEMPLATES")]
     max_templates: u64,
     /// Memory for uploaded data (strain samples and noise spectra of data searches), in MiB;
     /// an upload that does not fit is refused. A 4096 s file at 4096 Hz is 128 MiB.
@@ -70,16 +88,16 @@ struct Args {
     #[arg(long, env = "CHIRPFARM_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// How long finished jobs are kept before removal: a number with a unit, s, m, h or d.
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     retention: std::time::Duration,
     /// Do not run speculative copies of straggling tasks on idle workers.
     #[arg(long)]
     no_speculation: bool,
     /// On SIGTERM/Ctrl-C, how many seconds running tasks may take to finish before exiting.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     shutdown_grace: f64,
     /// Log format: text or json.
-    #[arg(long, default_value = "text")]
+    #[arg(long, default_value = "text", value_name = "text|json")]
     log_format: LogFormat,
     /// Unfinished (queued or running) jobs allowed across all clients; more are refused.
     #[arg(long, default_value_t = 1000, help_heading = "Limits")]

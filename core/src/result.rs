@@ -45,11 +45,12 @@ pub struct BestTemplate {
 }
 
 /// The argmax of the SNR over the bank; the first template wins ties (like `numpy.argmax`).
-/// Returns `None` for an empty slice.
+/// A NaN SNR is never chosen (unlike `numpy.argmax`, which would return it): it means nothing
+/// was measured. Returns `None` for an empty slice or one with no number.
 pub fn best_template(results: &[TemplateResult]) -> Option<BestTemplate> {
     let mut best: Option<BestTemplate> = None;
     for (i, r) in results.iter().enumerate() {
-        if best.is_none_or(|b| r.snr > b.result.snr) {
+        if !r.snr.is_nan() && best.is_none_or(|b| r.snr > b.result.snr) {
             best = Some(BestTemplate {
                 template_index: i,
                 result: *r,
@@ -72,5 +73,17 @@ mod tests {
         let b = best_template(&[r(1.0), r(3.0), r(3.0), r(2.0)]).unwrap();
         assert_eq!(b.template_index, 1);
         assert!(best_template(&[]).is_none());
+    }
+
+    #[test]
+    fn nan_is_never_best() {
+        let r = |snr| TemplateResult {
+            snr,
+            lag_seconds: 0.0,
+        };
+        // A NaN first would win under `>` (nothing is greater than NaN): it must be skipped.
+        let b = best_template(&[r(f64::NAN), r(1.0), r(f64::NAN), r(2.0)]).unwrap();
+        assert_eq!(b.template_index, 3);
+        assert!(best_template(&[r(f64::NAN), r(f64::NAN)]).is_none());
     }
 }

@@ -248,6 +248,93 @@ pub fn validate_mc(mc: f64) -> Result<(), SpecError> {
     }
 }
 
+/// Lower edge of the seed grid's band (Hz): the signal-search chirps start here. The same value
+/// as the worker engine's `grid::FMIN` (a client test checks they agree).
+pub const SEED_F_LOW_HZ: f64 = 40.0;
+
+/// G·M☉/c³ in seconds, as the seed writes it (the engine's `grid::MSUN`).
+pub const MSUN_SECONDS: f64 = 4.9257e-6;
+
+/// Length of the seed grid's segment, seconds (131072 samples at 2048 Hz).
+pub const SEED_SEGMENT_SECONDS: f64 = 64.0;
+
+/// The Newtonian chirp duration τ0 from [`SEED_F_LOW_HZ`] to coalescence, in seconds
+/// (physics.md §1: 25.5 s for Mc 1.2); a chirp longer than [`SEED_SEGMENT_SECONDS`] wraps.
+pub fn seed_chirp_seconds(mc: f64) -> f64 {
+    5.0 / 256.0
+        * (std::f64::consts::PI * SEED_F_LOW_HZ).powf(-8.0 / 3.0)
+        * (mc * MSUN_SECONDS).powf(-5.0 / 3.0)
+}
+
+/// Whether the seed-grid chirp of `mc` is longer than the 64 s segment (Mc below about 0.69), so
+/// it wraps around onto itself: allowed, but worth a warning.
+pub fn wraps_seed_segment(mc: f64) -> bool {
+    seed_chirp_seconds(mc) > SEED_SEGMENT_SECONDS
+}
+
+/// The chirp masses a search accepts (`--mc-range`): a typo such as `--signal-mc 12000` or a
+/// bank in grams is refused before any work instead of returning meaningless numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct McRange {
+    /// Smallest chirp mass accepted, solar masses.
+    pub min: f64,
+    /// Largest chirp mass accepted, solar masses.
+    pub max: f64,
+}
+
+impl Default for McRange {
+    /// 0.1–100 M☉: every compact binary a matched-filter search is built for.
+    fn default() -> Self {
+        McRange {
+            min: 0.1,
+            max: 100.0,
+        }
+    }
+}
+
+impl McRange {
+    /// Parses `MIN:MAX` (solar masses, 0 < MIN < MAX, finite).
+    pub fn parse(text: &str) -> Result<McRange, SpecError> {
+        let bad = || {
+            SpecError::BadParams(format!(
+                "--mc-range {text:?}: expected MIN:MAX in solar masses with 0 < MIN < MAX, e.g. 0.1:100"
+            ))
+        };
+        let (a, b) = text.split_once(':').ok_or_else(bad)?;
+        let min: f64 = a.trim().parse().map_err(|_| bad())?;
+        let max: f64 = b.trim().parse().map_err(|_| bad())?;
+        if !(min.is_finite() && max.is_finite() && min > 0.0 && min < max) {
+            return Err(bad());
+        }
+        Ok(McRange { min, max })
+    }
+
+    /// Refuses a chirp mass outside the range, naming it and what it is (`signal`, `template 3`).
+    pub fn check(&self, what: &str, mc: f64) -> Result<(), SpecError> {
+        if (self.min..=self.max).contains(&mc) {
+            Ok(())
+        } else {
+            Err(SpecError::BadParams(format!(
+                "{what} has chirp mass {mc} M☉, outside the physical range {}–{} M☉ (change it with --mc-range MIN:MAX)",
+                self.min, self.max
+            )))
+        }
+    }
+}
+
+impl Limits {
+    /// Refuses `n` signals above [`Limits::max_signals`] before anything is allocated for them.
+    pub fn check_signals(&self, n: u64) -> Result<(), SpecError> {
+        if n > self.max_signals {
+            return Err(SpecError::TooManySignals {
+                len: n,
+                limit: self.max_signals,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Draws `n` chirp masses uniformly in `[lo, hi)` from a ChaCha8 stream seeded with `seed`
 /// (the seed's script 2 draws `random.uniform(0.8, 1.74)`); the same seed gives the same masses
 /// on every machine and version.
@@ -261,6 +348,24 @@ pub fn random_signals(n: usize, seed: u64, lo: f64, hi: f64) -> Vec<SignalSpec> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mc_range_and_wrapping() {
+        let r = McRange::default();
+        assert!(r.check("signal", 1.2).is_ok());
+        let e = r.check("signal", 1e4).unwrap_err().to_string();
+        assert!(e.contains("10000") && e.contains("--mc-range"), "{e}");
+        assert!(r.check("signal", 0.05).is_err());
+        assert_eq!(McRange::parse("0.01:1000").unwrap().max, 1000.0);
+        for bad in ["1", "2:1", "0:1", "a:b", "1:inf"] {
+            assert!(McRange::parse(bad).is_err(), "{bad}");
+        }
+        // physics.md §1: τ0 = 25.51 s at Mc 1.2; the 64 s segment wraps below Mc ≈ 0.69.
+        assert!((seed_chirp_seconds(1.2) - 25.51).abs() < 0.01);
+        assert!(wraps_seed_segment(0.68) && !wraps_seed_segment(0.7));
+        assert!(Limits::default().check_signals(10_001).is_err());
+        assert!(Limits::default().check_signals(10_000).is_ok());
+    }
 
     #[test]
     fn mc_validation() {

@@ -12,23 +12,37 @@ use std::process::ExitCode;
 /// and reconnects by itself when the coordinator restarts. Ctrl-C or SIGTERM finishes the
 /// current tasks, reports them and exits 0.
 #[derive(Debug, Parser)]
-#[command(name = "chirpfarm-worker", version, about, long_about = None)]
+#[command(
+    name = "chirpfarm-worker",
+    version,
+    about,
+    long_about = None,
+    after_help = "\
+Examples:
+  chirpfarm-worker --coordinator http://lab1:50051
+  chirpfarm-worker --coordinator https://lab1:50051 --ca-file ca.pem --token-file token --threads 16
+  CHIRPFARM_COORDINATOR=http://lab1:50051 chirpfarm-worker --template-cache-mb 4096
+
+RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_worker=debug); --log-format
+json writes one JSON object per line. --threads is at most 4 × the machine's cores."
+)]
 struct Args {
     /// Coordinator URL.
     #[arg(
         long,
         env = "CHIRPFARM_COORDINATOR",
-        default_value = "http://127.0.0.1:50051"
+        default_value = "http://127.0.0.1:50051",
+        value_name = "URL"
     )]
     coordinator: String,
-    /// Compute threads (default: all cores).
-    #[arg(long)]
+    /// Compute threads (default: all cores; at most 4 × the cores).
+    #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Name shown by `chirpfarm workers` (default: HOST-PID).
     #[arg(long)]
     name: Option<String>,
     /// Template cache size in MB (each template takes about 1 MB).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value_t = 1024, value_name = "MB")]
     template_cache_mb: usize,
     /// Data cache size in MiB: strain and PSD of data searches (fetched once per worker) and
     /// their conditioned segments (16 bytes per segment sample / 2 each), kept across jobs.
@@ -47,13 +61,13 @@ struct Args {
     #[arg(long, env = "CHIRPFARM_WORKER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Tasks to request ahead of time (at least 1).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_name = "TASKS")]
     credits: u32,
     /// Benchmarks only: answer every task at once with zeros, without computing.
     #[arg(long, hide = true)]
     noop: bool,
     /// Log format: text or json.
-    #[arg(long, default_value = "text")]
+    #[arg(long, default_value = "text", value_name = "text|json")]
     log_format: LogFormat,
 }
 
@@ -65,6 +79,11 @@ async fn main() -> ExitCode {
     if let Some(t) = args.threads {
         if t == 0 {
             eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if t > cores.saturating_mul(4) {
+            eprintln!("error: --threads {t} is more than 4 × this machine's cores ({cores})");
             return ExitCode::from(2);
         }
         config.threads = t;
