@@ -16,9 +16,7 @@ Examples:
   chirpfarm simulate --duration 512 --seed 7 --inject mass1=1.4,mass2=1.3,snr=10,time=1000000200 -o d.hdf5
   chirpfarm search --data d.hdf5 --psd aligo --injections d.hdf5.injections.csv
   chirpfarm bank --mass1 1:3 --mass2 1:3 --min-match 0.97 --f-low 30 --psd aligo -o bank.csv
-  chirpfarm bank --check bank.csv --injections 1000
-
-Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted.";
+  chirpfarm bank --check bank.csv --injections 1000";
 
 /// chirpfarm: matched-filter template-bank searches for compact-binary chirps, on this machine or
 /// on a networked cluster of worker daemons ("multiprocessing.Pool on networked clusters").
@@ -258,7 +256,8 @@ pub enum ConventionArg {
 #[derive(Debug, Args, Clone, Copy)]
 pub struct OutputArgs {
     /// Print the results as JSON (schema version 1 for signal searches, 2 for data searches;
-    /// see README).
+    /// see README). An error is then one JSON object on stderr instead of the `error:` line:
+    /// {"error":{"code":2,"kind":"bad_input","message":"..."}} (code: the exit code).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// Print one CSV row per signal × template (per trigger for a data search).
@@ -373,6 +372,10 @@ pub struct SubmitCmd {
     /// Fail at once if the coordinator has no worker, instead of queueing the job.
     #[arg(long)]
     pub require_workers: bool,
+    /// Print {"job":"job-N"} instead of the bare id; an error is then one JSON object on
+    /// stderr: {"error":{"code":2,"kind":"bad_input","message":"..."}}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `chirpfarm watch`.

@@ -12,7 +12,6 @@ use crate::spec::{prepare, Prepared};
 use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
-use std::io::Write;
 
 /// Reads the token from --token-file, or CHIRPFARM_TOKEN.
 fn token(remote: &Remote) -> Result<Option<String>, CliError> {
@@ -101,18 +100,26 @@ pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Resul
 
 /// Writes a report to stdout in the format the flags ask for, flushing, with one error message
 /// for all formats.
+/// A closed stdout (`| head`) ends it quietly (see [`crate::stdout`]).
 fn emit(report: &impl Formats, output: OutputArgs) -> Result<(), CliError> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let res = if output.json {
-        report.write_json(&mut out)
-    } else if output.csv {
-        report.write_csv(&mut out)
+    crate::stdout::write(|out| {
+        if output.json {
+            report.write_json(out)
+        } else if output.csv {
+            report.write_csv(out)
+        } else {
+            report.write_table(out)
+        }
+    })
+}
+
+/// Prints a submitted job's id: `job-N`, or `{"job":"job-N"}` with `--json`.
+fn print_job_id(job_id: &str, json: bool) -> Result<(), CliError> {
+    if json {
+        crate::stdout::line(&serde_json::json!({ "job": job_id }).to_string())
     } else {
-        report.write_table(&mut out)
-    };
-    res.and_then(|_| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+        crate::stdout::line(job_id)
+    }
 }
 
 /// Watches a job to its end with a progress bar, feeding `sink`; fails unless it succeeded.
@@ -241,7 +248,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
     };
     if cmd.detach && embedded.is_none() {
         let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
-        println!("{}", sub.job_id);
+        print_job_id(&sub.job_id, cmd.output.json)?;
         eprintln!(
             "{} left running: `chirpfarm watch {}` prints its results",
             sub.job_id, sub.job_id
@@ -317,8 +324,7 @@ pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
     let p = prepare(&cmd.search)?;
     let conn = connect(&cmd.remote).await?;
     let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
-    println!("{}", sub.job_id);
-    Ok(())
+    print_job_id(&sub.job_id, cmd.json)
 }
 
 /// `chirpfarm watch`.

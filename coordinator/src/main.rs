@@ -4,6 +4,7 @@ use chirpfarm_coordinator::conn::ConnLimits;
 use chirpfarm_coordinator::scheduler::Config;
 use chirpfarm_coordinator::{CoordinatorConfig, Security, ServerTls};
 use chirpfarm_core::logging::{self, LogFormat};
+use chirpfarm_core::ExitKind;
 use chirpfarm_proto::auth::{read_token_file, Access, Token};
 use clap::Parser;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 /// The chirpfarm coordinator: splits template-bank searches into tasks, hands them to the worker
 /// daemons that register with it, and streams results to clients in bank order.
 #[derive(Debug, Parser)]
-#[command(name = "chirpfarm-coordinator", version, about, long_about = None)]
+#[command(name = "chirpfarm-coordinator", version, about, long_about = None, after_help = chirpfarm_core::exit::help())]
 struct Args {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     #[arg(long, default_value = "127.0.0.1:50051", env = "CHIRPFARM_LISTEN")]
@@ -168,11 +169,11 @@ async fn main() -> ExitCode {
     logging::init(args.log_format, "info");
     if !(args.heartbeat_timeout.is_finite() && args.heartbeat_timeout > 0.0) {
         eprintln!("error: --heartbeat-timeout must be a positive number of seconds");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if !(args.shutdown_grace.is_finite() && args.shutdown_grace >= 0.0) {
         eprintln!("error: --shutdown-grace must be a non-negative number of seconds");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if args.max_queued_jobs == 0
         || args.max_queued_jobs_per_client == 0
@@ -180,17 +181,17 @@ async fn main() -> ExitCode {
         || args.max_watch_streams == 0
     {
         eprintln!("error: the --max-* limits must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if args.chunk_size == Some(0) {
         eprintln!("error: --chunk-size must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     let security = match security(&args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     // Refuse an exposed address without TLS and tokens before binding anything.
@@ -198,12 +199,12 @@ async fn main() -> ExitCode {
         Ok(a) => a.collect(),
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     if let Some(problem) = security.exposure_problem(&addrs).filter(|_| !args.insecure) {
         eprintln!("error: {problem}");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     let config = CoordinatorConfig {
         scheduler: Config {
@@ -235,14 +236,14 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(1);
+            return ExitKind::Failure.into();
         }
     };
     let addr = listener
@@ -250,13 +251,19 @@ async fn main() -> ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let access = security.effective_access();
+    // The URL clients and workers pass as --coordinator (the scheme says TLS or not).
+    let scheme = if security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         address = %addr,
         tls = security.tls.is_some(),
         client_tokens = access.client.len(),
         worker_tokens = access.worker.len(),
         worker_certificates = access.worker_cert_required,
-        "chirpfarm-coordinator listening on {addr}"
+        "chirpfarm-coordinator listening on {scheme}://{addr}"
     );
     match chirpfarm_coordinator::serve_coordinator(
         coord,
@@ -275,7 +282,7 @@ async fn main() -> ExitCode {
                 "error: server failed: {}",
                 chirpfarm_proto::connect::chain(&e)
             );
-            ExitCode::from(1)
+            ExitKind::Failure.into()
         }
     }
 }

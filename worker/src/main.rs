@@ -1,7 +1,8 @@
 //! `chirpfarm-worker`: a worker daemon that serves a coordinator's matched-filter tasks.
 
 use chirpfarm_core::logging::{self, LogFormat};
-use chirpfarm_worker::daemon::{self, DaemonError, WorkerConfig};
+use chirpfarm_core::ExitKind;
+use chirpfarm_worker::daemon::{self, WorkerConfig};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 /// and reconnects by itself when the coordinator restarts. Ctrl-C or SIGTERM finishes the
 /// current tasks, reports them and exits 0.
 #[derive(Debug, Parser)]
-#[command(name = "chirpfarm-worker", version, about, long_about = None)]
+#[command(name = "chirpfarm-worker", version, about, long_about = None, after_help = chirpfarm_core::exit::help())]
 struct Args {
     /// Coordinator URL.
     #[arg(
@@ -65,13 +66,13 @@ async fn main() -> ExitCode {
     if let Some(t) = args.threads {
         if t == 0 {
             eprintln!("error: --threads must be at least 1");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
         config.threads = t;
     }
     if args.credits == 0 {
         eprintln!("error: --credits must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     config.credits = args.credits;
     config.noop = args.noop;
@@ -85,7 +86,7 @@ async fn main() -> ExitCode {
             Ok(t) => config.token = Some(t),
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return ExitKind::BadInput.into();
             }
         }
     } else if let Ok(t) = std::env::var("CHIRPFARM_TOKEN") {
@@ -99,19 +100,15 @@ async fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     tracing::info!(name = %config.name, threads = config.threads, coordinator = %config.coordinator, "chirpfarm-worker starting");
     match daemon::run(config, chirpfarm_proto::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ DaemonError::BadAddress(..)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(3)
+            e.kind().into()
         }
     }
 }
