@@ -75,6 +75,8 @@ fn http1_listener() -> String {
                 let _ = conn.write_all(
                     b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                 );
+                // Let the client read the reply before the connection closes.
+                std::thread::sleep(Duration::from_millis(500));
             });
         }
     });

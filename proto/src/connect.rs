@@ -139,10 +139,11 @@ pub fn not_grpc(url: &str) -> String {
 }
 
 /// Whether an error's text says the peer does not speak HTTP/2: an HTTP/1 server, or some
-/// other protocol, on the port (hyper and h2 report these as protocol or frame errors).
+/// other protocol, on the port. hyper and h2 report these as protocol or frame errors, or (when
+/// the peer hangs up after its own reply) as the connection closing under the first call.
 pub fn looks_not_grpc(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
-    [
+    let protocol = [
         "h2 protocol error",
         "http2 error",
         "frame with invalid size",
@@ -152,7 +153,12 @@ pub fn looks_not_grpc(text: &str) -> bool {
         "frame size",
     ]
     .iter()
-    .any(|s| lower.contains(s))
+    .any(|s| lower.contains(s));
+    let hung_up = lower.contains("transport error")
+        && ["connection closed", "broken pipe", "connection reset"]
+            .iter()
+            .any(|s| lower.contains(s));
+    protocol || hung_up
 }
 
 /// Connects to `url`; on failure, a one-line explanation from [`explain`].
