@@ -122,7 +122,7 @@ class Cluster:
             line = self.coord.stderr.readline()
             if not line:
                 raise RuntimeError("coordinator exited before listening")
-            m = re.search(r"listening on (\S+)", line)
+            m = re.search(r"listening on (?:https?://)?(\S+)", line)
             if m:
                 self.addr = m.group(1)
             if time.time() > deadline:

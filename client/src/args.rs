@@ -18,9 +18,6 @@ Examples:
   chirpfarm bank --mass1 1:3 --mass2 1:3 --min-match 0.97 --f-low 30 --psd aligo -o bank.csv
   chirpfarm bank --check bank.csv --injections 1000
 
-Exit codes: 0 success, 1 job failed, 2 bad input, 3 coordinator unreachable, 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM, as Slurm and `timeout` send).
-
 Environment: CHIRPFARM_COORDINATOR, CHIRPFARM_TOKEN / CHIRPFARM_TOKEN_FILE, CHIRPFARM_CA_FILE (as
 the flags); RUST_LOG sets the log filter on stderr (default `warn`; e.g. RUST_LOG=info or
 RUST_LOG=chirpfarm_worker=debug).";
@@ -352,7 +349,8 @@ pub enum ConventionArg {
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
     /// Print the results as JSON (schema version 1 for signal searches, 2 for data searches;
-    /// see README).
+    /// see README). An error is then one JSON object on stderr instead of the `error:` line:
+    /// {"error":{"code":2,"kind":"bad_input","message":"..."}} (code: the exit code).
     #[arg(long, conflicts_with = "csv")]
     pub json: bool,
     /// Print one CSV row per signal × template (per trigger for a data search).
@@ -477,6 +475,10 @@ pub struct SubmitCmd {
     /// Fail at once if the coordinator has no worker, instead of queueing the job.
     #[arg(long)]
     pub require_workers: bool,
+    /// Print {"job":"job-N"} instead of the bare id; an error is then one JSON object on
+    /// stderr: {"error":{"code":2,"kind":"bad_input","message":"..."}}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `chirpfarm watch`.

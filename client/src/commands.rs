@@ -13,7 +13,6 @@ use crate::spec::{prepare, Prepared, Target};
 use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
-use std::io::Write;
 
 /// Reads the token from --token-file, or CHIRPFARM_TOKEN.
 fn token(remote: &Remote) -> Result<Option<String>, CliError> {
@@ -142,27 +141,35 @@ fn json_bytes(report: &impl Formats) -> Result<Vec<u8>, CliError> {
 }
 
 /// Writes a report to stdout in the format the flags ask for, flushing, with one error message
-/// for all formats; then draws it to the `--plot` file, if any.
+/// for all formats; then draws it to the `--plot` file, if any. A closed stdout (`| head`) ends
+/// it quietly (see [`crate::stdout`]).
 fn emit(report: &(impl Formats + Plot), output: &OutputArgs) -> Result<(), CliError> {
     let json = if output.json {
         Some(json_bytes(report)?)
     } else {
         None
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let res = if let Some(bytes) = json {
-        out.write_all(&bytes)
-    } else if output.csv {
-        report.write_csv(&mut out)
-    } else {
-        report.write_table(&mut out)
-    };
-    res.and_then(|_| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))?;
+    crate::stdout::write(|out| {
+        if let Some(bytes) = &json {
+            out.write_all(bytes)
+        } else if output.csv {
+            report.write_csv(out)
+        } else {
+            report.write_table(out)
+        }
+    })?;
     match &output.plot {
         Some(target) => crate::plot::write(report, target),
         None => Ok(()),
+    }
+}
+
+/// Prints a submitted job's id: `job-N`, or `{"job":"job-N"}` with `--json`.
+fn print_job_id(job_id: &str, json: bool) -> Result<(), CliError> {
+    if json {
+        crate::stdout::line(&serde_json::json!({ "job": job_id }).to_string())
+    } else {
+        crate::stdout::line(job_id)
     }
 }
 
@@ -382,7 +389,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
     };
     if cmd.detach && embedded.is_none() {
         let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
-        println!("{}", sub.job_id);
+        print_job_id(&sub.job_id, cmd.output.json)?;
         eprintln!(
             "{} left running: `chirpfarm watch {}` prints its results",
             sub.job_id, sub.job_id
@@ -493,8 +500,7 @@ pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
     }
     let conn = connect(&cmd.remote).await?;
     let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
-    println!("{}", sub.job_id);
-    Ok(())
+    print_job_id(&sub.job_id, cmd.json)
 }
 
 /// `chirpfarm watch`.

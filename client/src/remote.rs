@@ -14,6 +14,16 @@ use tonic::Request;
 /// How long `search`/`watch` keep retrying a lost coordinator before giving up.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
 
+/// The coordinator URL this process talks to (set by the first [`Conn::connect`]), so that an
+/// error from any call can name the address: a gRPC status does not carry it, and every
+/// command talks to one coordinator.
+static COORDINATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The URL of the coordinator this process connected to, if any.
+pub fn coordinator_address() -> Option<String> {
+    COORDINATOR.get().cloned()
+}
+
 /// A connection to a coordinator's client service.
 #[derive(Debug, Clone)]
 pub struct Conn {
@@ -38,6 +48,7 @@ impl Conn {
         tls: ClientTls,
     ) -> Result<Conn, CliError> {
         let endpoint = chirpfarm_proto::connect::endpoint(url, &tls).map_err(CliError::Input)?;
+        let _ = COORDINATOR.set(url.to_string());
         let channel = chirpfarm_proto::connect::connect(&endpoint)
             .await
             .map_err(CliError::Unreachable)?;

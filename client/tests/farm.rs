@@ -176,9 +176,10 @@ fn tokens_are_required_when_configured() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong token"));
-    // A worker with the wrong token is refused and exits 3 instead of retrying forever.
+    // A worker with the wrong token is refused and exits 2 (as the CLI) instead of retrying
+    // forever.
     let mut bad = worker(&url, "bad", 1, &["--token-file", wrong.to_str().unwrap()]);
-    assert_eq!(bad.wait_exit(Duration::from_secs(20)), Some(3));
+    assert_eq!(bad.wait_exit(Duration::from_secs(20)), Some(2));
     let _good = worker(&url, "good", 1, &["--token-file", tok.to_str().unwrap()]);
     let out = chirpfarm(&[
         "search",

@@ -77,7 +77,7 @@ fn a_search_over_mutual_tls_with_tokens_per_role() {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    assert_eq!(nocert.status.code(), Some(3), "{}", stderr(&nocert));
+    assert_eq!(nocert.status.code(), Some(2), "{}", stderr(&nocert));
     assert!(
         stderr(&nocert).contains("client certificate signed by --client-ca"),
         "{}",

@@ -4,6 +4,7 @@ use chirpfarm_coordinator::conn::ConnLimits;
 use chirpfarm_coordinator::scheduler::Config;
 use chirpfarm_coordinator::{CoordinatorConfig, Security, ServerTls};
 use chirpfarm_core::logging::{self, LogFormat};
+use chirpfarm_core::ExitKind;
 use chirpfarm_proto::auth::{read_token_file, Access, Token};
 use clap::Parser;
 use std::path::PathBuf;
@@ -17,14 +18,19 @@ use std::process::ExitCode;
     version,
     about,
     long_about = None,
-    after_help = "\
+    after_help = format!(
+        "\
 Examples:
   chirpfarm-coordinator                                   loopback only, port 50051
   chirpfarm-coordinator --listen 0.0.0.0:50051 --tls-cert cert.pem --tls-key key.pem --token-file token
   chirpfarm-coordinator --data-dir /var/lib/chirpfarm --retention 30d
 
 RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_coordinator=debug);
---log-format json writes one JSON object per line."
+--log-format json writes one JSON object per line.
+
+{}",
+        chirpfarm_core::exit::help()
+    )
 )]
 struct Args {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
@@ -186,11 +192,11 @@ async fn main() -> ExitCode {
     logging::init(args.log_format, "info");
     if !(args.heartbeat_timeout.is_finite() && args.heartbeat_timeout > 0.0) {
         eprintln!("error: --heartbeat-timeout must be a positive number of seconds");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if !(args.shutdown_grace.is_finite() && args.shutdown_grace >= 0.0) {
         eprintln!("error: --shutdown-grace must be a non-negative number of seconds");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if args.max_queued_jobs == 0
         || args.max_queued_jobs_per_client == 0
@@ -198,17 +204,17 @@ async fn main() -> ExitCode {
         || args.max_watch_streams == 0
     {
         eprintln!("error: the --max-* limits must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     if args.chunk_size == Some(0) {
         eprintln!("error: --chunk-size must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     let security = match security(&args) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     // Refuse an exposed address without TLS and tokens before binding anything.
@@ -216,12 +222,12 @@ async fn main() -> ExitCode {
         Ok(a) => a.collect(),
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     if let Some(problem) = security.exposure_problem(&addrs).filter(|_| !args.insecure) {
         eprintln!("error: {problem}");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     let config = CoordinatorConfig {
         scheduler: Config {
@@ -253,14 +259,14 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {}: {e}", args.listen);
-            return ExitCode::from(1);
+            return ExitKind::Failure.into();
         }
     };
     let addr = listener
@@ -268,13 +274,19 @@ async fn main() -> ExitCode {
         .map(|a| a.to_string())
         .unwrap_or_default();
     let access = security.effective_access();
+    // The URL clients and workers pass as --coordinator (the scheme says TLS or not).
+    let scheme = if security.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
         address = %addr,
         tls = security.tls.is_some(),
         client_tokens = access.client.len(),
         worker_tokens = access.worker.len(),
         worker_certificates = access.worker_cert_required,
-        "chirpfarm-coordinator listening on {addr}"
+        "chirpfarm-coordinator listening on {scheme}://{addr}"
     );
     match chirpfarm_coordinator::serve_coordinator(
         coord,
@@ -293,7 +305,7 @@ async fn main() -> ExitCode {
                 "error: server failed: {}",
                 chirpfarm_proto::connect::chain(&e)
             );
-            ExitCode::from(1)
+            ExitKind::Failure.into()
         }
     }
 }

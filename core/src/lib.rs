@@ -10,6 +10,8 @@
 //! * [`error`]: [`SpecError`], the single place where "this input is invalid" is decided, so the
 //!   CLI, the coordinator and the engine reject the same things with the same words.
 //!
+//! * [`exit`]: [`ExitKind`], the exit codes of all three binaries and their meaning.
+//!
 //! * [`data`], [`segments`]: searches over strain data — the [`DataSpec`] (content-addressed
 //!   blobs, the segment grid, thresholds), how data is cut into segments, and what comes back
 //!   ([`TemplatePeak`], [`Trigger`]).
@@ -19,6 +21,7 @@
 pub mod bank;
 pub mod data;
 pub mod error;
+pub mod exit;
 pub mod logging;
 pub mod result;
 pub mod segments;
@@ -27,6 +30,7 @@ pub mod spec;
 pub use bank::{BankSpec, TemplateParams};
 pub use data::{BlobRef, DataSpec, Rank, TemplatePeak, Trigger};
 pub use error::SpecError;
+pub use exit::ExitKind;
 pub use result::{best_template, BestTemplate, TemplateResult};
 pub use segments::Segment;
 pub use spec::{

@@ -81,6 +81,7 @@ pub fn read_pem(path: &Path, flag: &str) -> Result<Vec<u8>, String> {
 /// An endpoint for `url` with the connect timeout, keepalive and, for `https://`, TLS. Errors
 /// are the user's to fix (a bad URL, TLS options that do not match the scheme).
 pub fn endpoint(url: &str, tls: &ClientTls) -> Result<Endpoint, String> {
+    check_scheme(url)?;
     let endpoint = Endpoint::from_shared(url.to_string())
         .map_err(|e| format!("bad coordinator address {url:?}: {e}"))?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -110,6 +111,54 @@ pub fn endpoint(url: &str, tls: &ClientTls) -> Result<Endpoint, String> {
             "bad coordinator address {url:?}: it must start with http:// or https://"
         )),
     }
+}
+
+/// Refuses an address without a scheme (`lab1:50051`, `127.0.0.1:50051`) with the fix: the
+/// scheme says plaintext or TLS, and neither is guessed.
+pub fn check_scheme(url: &str) -> Result<(), String> {
+    if url.contains("://") {
+        return Ok(());
+    }
+    Err(format!(
+        "coordinator address {url:?} has no scheme: did you mean http://{url} (or https:// with --ca-file)?"
+    ))
+}
+
+/// The `host:port` part of a coordinator URL, for messages.
+pub fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// What to say when the peer at `url` answered, but not as a gRPC (HTTP/2) server.
+pub fn not_grpc(url: &str) -> String {
+    format!(
+        "{} did not answer as a chirpfarm coordinator (not gRPC/HTTP/2: is it the right port?)",
+        authority(url)
+    )
+}
+
+/// Whether an error's text says the peer does not speak HTTP/2: an HTTP/1 server, or some
+/// other protocol, on the port. hyper and h2 report these as protocol or frame errors, or (when
+/// the peer hangs up after its own reply) as the connection closing under the first call.
+pub fn looks_not_grpc(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    let protocol = [
+        "h2 protocol error",
+        "http2 error",
+        "frame with invalid size",
+        "invalid http version",
+        "connection error detected: protocol",
+        "received an unexpected frame",
+        "frame size",
+    ]
+    .iter()
+    .any(|s| lower.contains(s));
+    let hung_up = lower.contains("transport error")
+        && ["connection closed", "broken pipe", "connection reset"]
+            .iter()
+            .any(|s| lower.contains(s));
+    protocol || hung_up
 }
 
 /// Connects to `url`; on failure, a one-line explanation from [`explain`].
@@ -145,9 +194,35 @@ pub fn explain(url: &str, err: &(dyn std::error::Error + 'static)) -> String {
         format!(
             "the coordinator at {url} failed TLS verification ({why}): check --ca-file and that its certificate names the host in the URL"
         )
+    } else if looks_not_grpc(&why) {
+        not_grpc(url)
     } else {
         format!("cannot reach the coordinator at {url}: {why}")
     }
+}
+
+/// A status's message for people: its causes added when tonic's own message is only
+/// "transport error" or "h2 protocol error", escaped and bounded (it comes from the network),
+/// and never the gRPC code's name.
+pub fn describe_status(s: &tonic::Status) -> String {
+    use std::error::Error;
+    let mut text = s.message().to_string();
+    let mut source = s.source();
+    while let Some(e) = source {
+        let t = e.to_string();
+        if !text.contains(&t) {
+            text = if text.is_empty() {
+                t
+            } else {
+                format!("{text}: {t}")
+            };
+        }
+        source = e.source();
+    }
+    if text.is_empty() {
+        text = "no message".into();
+    }
+    chirpfarm_core::logging::escape(&text, 2000)
 }
 
 /// An error and its sources, joined with `: ` (tonic's own Display says only "transport error").
@@ -181,6 +256,18 @@ mod tests {
         assert!(e.contains("use https://"), "{e}");
         let e = endpoint("ftp://127.0.0.1:1", &ClientTls::none()).unwrap_err();
         assert!(e.contains("http:// or https://"), "{e}");
+    }
+
+    #[test]
+    fn an_address_without_scheme_gets_the_fix() {
+        let e = endpoint("lab1:50051", &ClientTls::none()).unwrap_err();
+        assert_eq!(
+            e,
+            "coordinator address \"lab1:50051\" has no scheme: did you mean http://lab1:50051 (or https:// with --ca-file)?"
+        );
+        assert!(endpoint("127.0.0.1:50051", &ClientTls::none()).is_err());
+        assert_eq!(authority("http://127.0.0.1:9/x"), "127.0.0.1:9");
+        assert!(not_grpc("https://lab1:1").starts_with("lab1:1 did not answer"));
     }
 
     #[test]

@@ -83,7 +83,14 @@ impl WorkerConfig {
 /// Why the daemon stopped for good (anything else is retried).
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The coordinator refused this worker (protocol version, token): retrying cannot help.
+    /// The coordinator refused this worker's credentials (a wrong or missing token or client
+    /// certificate): retrying cannot help, and it is the operator's input to fix (exit 2, as
+    /// in the CLI).
+    #[error("the coordinator refused this worker: {0}")]
+    Denied(String),
+    /// The coordinator refused this worker for another reason: it is not one this worker can
+    /// use (another protocol version, or a TLS coordinator reached with http://). Retrying
+    /// cannot help; like an unreachable coordinator it exits 3.
     #[error("the coordinator refused this worker: {0}")]
     Refused(String),
     /// The rayon pool could not be built.
@@ -92,6 +99,30 @@ pub enum DaemonError {
     /// The coordinator URL is malformed, or does not match the TLS settings.
     #[error("{1}")]
     BadAddress(String, String),
+}
+
+impl DaemonError {
+    /// Which row of the exit-code table this is: bad input for what the operator must fix
+    /// (address, token), cannot reach for a coordinator it cannot use, failure otherwise.
+    pub fn kind(&self) -> chirpfarm_core::ExitKind {
+        use chirpfarm_core::ExitKind;
+        match self {
+            DaemonError::Denied(_) | DaemonError::BadAddress(..) => ExitKind::BadInput,
+            DaemonError::Refused(_) => ExitKind::Unreachable,
+            DaemonError::Pool(_) => ExitKind::Failure,
+        }
+    }
+}
+
+/// Says why a call to the coordinator failed, in words: the not-gRPC hint for a port that
+/// speaks something else, never the gRPC code's name.
+fn why(url: &str, what: &str, s: &tonic::Status) -> String {
+    let text = chirpfarm_proto::connect::describe_status(s);
+    if chirpfarm_proto::connect::looks_not_grpc(&text) {
+        chirpfarm_proto::connect::not_grpc(url)
+    } else {
+        format!("{what}: {text}")
+    }
 }
 
 /// The machine's host name (from the environment or /etc/hostname), or `unknown`.
@@ -298,18 +329,21 @@ impl<'a> Daemon<'a> {
         chirpfarm_proto::auth::attach_token(&mut req, self.config.token.as_deref());
         let mut inbound = match client.session(req).await {
             Ok(r) => r.into_inner(),
-            Err(s)
-                if matches!(
-                    s.code(),
-                    Code::FailedPrecondition | Code::Unauthenticated | Code::PermissionDenied
-                ) =>
-            {
-                return Err(DaemonError::Refused(s.message().to_string()))
+            Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+                return Err(DaemonError::Denied(
+                    chirpfarm_proto::connect::describe_status(&s),
+                ))
+            }
+            Err(s) if s.code() == Code::FailedPrecondition => {
+                return Err(DaemonError::Refused(
+                    chirpfarm_proto::connect::describe_status(&s),
+                ))
             }
             Err(s) => {
-                return Ok(SessionEnd::Reconnect(format!(
-                    "session refused: {}",
-                    s.message()
+                return Ok(SessionEnd::Reconnect(why(
+                    &self.config.coordinator,
+                    "session refused",
+                    &s,
                 )))
             }
         };
@@ -331,10 +365,16 @@ impl<'a> Daemon<'a> {
                     "coordinator did not confirm registration".into(),
                 ))
             }
+            Err(s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied) => {
+                return Err(DaemonError::Denied(
+                    chirpfarm_proto::connect::describe_status(&s),
+                ))
+            }
             Err(s) => {
-                return Ok(SessionEnd::Reconnect(format!(
-                    "registration failed: {}",
-                    s.message()
+                return Ok(SessionEnd::Reconnect(why(
+                    &self.config.coordinator,
+                    "registration failed",
+                    &s,
                 )))
             }
         };
@@ -366,7 +406,7 @@ impl<'a> Daemon<'a> {
                         }
                     }
                     Ok(None) => return Ok(SessionEnd::Reconnect("coordinator closed the session".into())),
-                    Err(s) => return Ok(SessionEnd::Reconnect(format!("session lost: {}", s.message()))),
+                    Err(s) => return Ok(SessionEnd::Reconnect(why(&self.config.coordinator, "session lost", &s))),
                 },
             }
         }

@@ -1,7 +1,8 @@
 //! `chirpfarm-worker`: a worker daemon that serves a coordinator's matched-filter tasks.
 
 use chirpfarm_core::logging::{self, LogFormat};
-use chirpfarm_worker::daemon::{self, DaemonError, WorkerConfig};
+use chirpfarm_core::ExitKind;
+use chirpfarm_worker::daemon::{self, WorkerConfig};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,14 +18,19 @@ use std::process::ExitCode;
     version,
     about,
     long_about = None,
-    after_help = "\
+    after_help = format!(
+        "\
 Examples:
   chirpfarm-worker --coordinator http://lab1:50051
   chirpfarm-worker --coordinator https://lab1:50051 --ca-file ca.pem --token-file token --threads 16
   CHIRPFARM_COORDINATOR=http://lab1:50051 chirpfarm-worker --template-cache-mb 4096
 
 RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_worker=debug); --log-format
-json writes one JSON object per line. --threads is at most 4 × the machine's cores."
+json writes one JSON object per line. --threads is at most 4 × the machine's cores.
+
+{}",
+        chirpfarm_core::exit::help()
+    )
 )]
 struct Args {
     /// Coordinator URL.
@@ -79,18 +85,18 @@ async fn main() -> ExitCode {
     if let Some(t) = args.threads {
         if t == 0 {
             eprintln!("error: --threads must be at least 1");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         if t > cores.saturating_mul(4) {
             eprintln!("error: --threads {t} is more than 4 × this machine's cores ({cores})");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
         config.threads = t;
     }
     if args.credits == 0 {
         eprintln!("error: --credits must be at least 1");
-        return ExitCode::from(2);
+        return ExitKind::BadInput.into();
     }
     config.credits = args.credits;
     config.noop = args.noop;
@@ -104,7 +110,7 @@ async fn main() -> ExitCode {
             Ok(t) => config.token = Some(t),
             Err(e) => {
                 eprintln!("error: {e}");
-                return ExitCode::from(2);
+                return ExitKind::BadInput.into();
             }
         }
     } else if let Ok(t) = std::env::var("CHIRPFARM_TOKEN") {
@@ -118,19 +124,15 @@ async fn main() -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return ExitKind::BadInput.into();
         }
     };
     tracing::info!(name = %config.name, threads = config.threads, coordinator = %config.coordinator, "chirpfarm-worker starting");
     match daemon::run(config, chirpfarm_proto::shutdown::signal()).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e @ DaemonError::BadAddress(..)) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(3)
+            e.kind().into()
         }
     }
 }

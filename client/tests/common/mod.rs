@@ -94,7 +94,9 @@ pub fn coordinator(extra: &[&str]) -> (Proc, String) {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if !sent {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    // The log line is a URL (`http://` or `https://`): keep host:port.
+                    let url = rest.split_whitespace().next().unwrap_or("");
+                    let addr = url.split_once("://").map_or(url, |(_, a)| a).to_string();
                     let _ = tx.send(addr);
                     sent = true;
                 }
