@@ -125,15 +125,15 @@ pub enum Command {
     /// Wait for a submitted job and print its results.
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(WatchCmd),
-    /// List the coordinator's jobs with their state and progress.
+    /// List the coordinator's jobs: label, state, owner, submit time and age, progress, rate.
     #[command(after_help = JOBS_EXAMPLES)]
-    Jobs(Remote),
-    /// Cancel a job.
+    Jobs(JobsCmd),
+    /// Cancel a job (idempotent: a job that already ended is left as it was, exit 0).
     #[command(after_help = CANCEL_EXAMPLES)]
     Cancel(CancelCmd),
     /// List the workers registered with the coordinator.
     #[command(after_help = WORKERS_EXAMPLES)]
-    Workers(Remote),
+    Workers(WorkersCmd),
     /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`
     /// reads, and the injection list beside it (<OUT>.injections.csv).
     #[command(after_help = SIMULATE_EXAMPLES)]
@@ -231,6 +231,11 @@ pub struct SearchArgs {
     /// refused (a typo, or a bank in the wrong unit).
     #[arg(long, value_name = "MIN:MAX", default_value = "0.1:100")]
     pub mc_range: String,
+    /// A label for the job, shown by `chirpfarm jobs` (at most 64 printable characters).
+    /// The job's owner is recorded as $USER@ADDRESS: the user this client declares and the
+    /// address the coordinator sees.
+    #[arg(long, value_name = "LABEL", value_parser = job_name)]
+    pub name: Option<String>,
     /// Search strain data instead of noiseless signals.
     #[command(flatten)]
     pub data: DataArgs,
@@ -481,11 +486,25 @@ pub struct SubmitCmd {
     pub json: bool,
 }
 
+/// Checks a `--name` label with the coordinator's rules (so a bad one never leaves the machine).
+fn job_name(s: &str) -> Result<String, String> {
+    chirpfarm_proto::labels::check_job_name(s).map(|()| s.to_string())
+}
+
 /// `chirpfarm watch`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+With --partial, a job that was cancelled or failed prints the results that arrived (in bank
+order; the JSON has \"complete\": false and lists the missing templates) and exits 1.
+Exit codes: 0 complete results, 1 the job failed or was cancelled, 2 bad input, 3 coordinator
+unreachable.")]
 pub struct WatchCmd {
     /// The job id printed by submit (job-N).
     pub job: String,
+    /// If the job was cancelled or failed, print the results it has anyway (signal searches),
+    /// marked incomplete, and exit 1. Without it such a job prints only the error.
+    #[arg(long)]
+    pub partial: bool,
     /// Output.
     #[command(flatten)]
     pub output: OutputArgs,
@@ -494,8 +513,42 @@ pub struct WatchCmd {
     pub remote: Remote,
 }
 
+/// `chirpfarm jobs`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Columns: DONE/TOTAL and RATE count result units (templates; for a data search, templates ×
+segment blocks); SUBMITTED is UTC; AGE is the time since submission; WALL is seconds from
+submission to the end. Exit codes: 0 success, 2 bad input, 3 coordinator unreachable.")]
+pub struct JobsCmd {
+    /// Print one JSON array of job objects (fields in README; absent ones are omitted).
+    #[arg(long)]
+    pub json: bool,
+    /// Only jobs with this label.
+    #[arg(long, value_name = "LABEL")]
+    pub name: Option<String>,
+    /// Coordinator and token.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
+/// `chirpfarm workers`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 success, 2 bad input, 3 coordinator unreachable.")]
+pub struct WorkersCmd {
+    /// Print one JSON array of worker objects (fields in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Coordinator and token.
+    #[command(flatten)]
+    pub remote: Remote,
+}
+
 /// `chirpfarm cancel`.
 #[derive(Debug, Args)]
+#[command(after_help = "\
+Cancelling a job that already ended (succeeded, failed or cancelled) changes nothing: it says
+which state the job is in and exits 0. Exit codes: 0 cancelled or already ended, 2 no such job
+or bad input, 3 coordinator unreachable.")]
 pub struct CancelCmd {
     /// The job id (job-N).
     pub job: String,

@@ -21,6 +21,7 @@ async fn run_job(conn: &Conn, spec: &SearchSpec, chunk_size: u32) -> Result<(), 
             spec: Some(chirpfarm_proto::spec_to_proto(spec)),
             chunk_size,
             wait_for_workers: true,
+            ..Default::default()
         }))
         .await
         .map_err(CliError::from_status)?

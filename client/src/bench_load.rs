@@ -49,6 +49,7 @@ async fn run(conn: &Conn, spec: &SearchSpec) -> Result<(String, f64), CliError> 
             spec: Some(chirpfarm_proto::spec_to_proto(spec)),
             chunk_size: 0,
             wait_for_workers: true,
+            ..Default::default()
         }))
         .await
         .map_err(CliError::from_status)?
@@ -137,6 +138,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
             .watch(c.req(v1::WatchRequest {
                 job_id: big_job.clone(),
                 cursor: 0,
+                ..Default::default()
             }))
             .await
             .map_err(CliError::from_status)?;
@@ -161,6 +163,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
                 spec: Some(chirpfarm_proto::spec_to_proto(&tiny)),
                 chunk_size: 0,
                 wait_for_workers: true,
+                ..Default::default()
             }))
             .await
             .map_err(CliError::from_status)?;

@@ -1,6 +1,8 @@
 //! The subcommands: each turns parsed arguments into calls and output.
 
-use crate::args::{CancelCmd, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
+use crate::args::{
+    CancelCmd, JobsCmd, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd, WorkersCmd,
+};
 use crate::data::DataMeta;
 use crate::data_output::{DataReport, DataSink};
 use crate::embedded::{Embedded, Options};
@@ -44,6 +46,26 @@ pub(crate) async fn submit_to(
     chunk: Option<u32>,
     wait_for_workers: bool,
 ) -> Result<v1::SubmitResponse, CliError> {
+    submit_named(conn, p, chunk, wait_for_workers, None).await
+}
+
+/// The user this client declares to the coordinator ($USER, else $LOGNAME; the coordinator
+/// records it with the address it sees, and trusts neither).
+fn declared_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|u| !u.is_empty()))
+        .unwrap_or_default()
+}
+
+/// Submits a prepared search with an optional `--name` label.
+pub(crate) async fn submit_named(
+    conn: &Conn,
+    p: &Prepared,
+    chunk: Option<u32>,
+    wait_for_workers: bool,
+    name: Option<&str>,
+) -> Result<v1::SubmitResponse, CliError> {
     if let Some(d) = &p.data {
         crate::data::upload(conn, &d.blobs).await?;
     }
@@ -51,6 +73,8 @@ pub(crate) async fn submit_to(
         spec: Some(chirpfarm_proto::spec_to_proto(&p.spec)),
         chunk_size: chunk.unwrap_or(0),
         wait_for_workers,
+        name: name.unwrap_or_default().to_string(),
+        user: declared_user(),
     };
     let bytes = prost::Message::encoded_len(&submit);
     if bytes > chirpfarm_proto::MAX_CLIENT_REQUEST_BYTES {
@@ -387,8 +411,10 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
             )
         }
     };
+    let name = cmd.search.name.as_deref();
     if cmd.detach && embedded.is_none() {
-        let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
+        let sub =
+            submit_named(&conn, &p, cmd.search.chunk_size, !cmd.require_workers, name).await?;
         print_job_id(&sub.job_id, cmd.output.json)?;
         eprintln!(
             "{} left running: `chirpfarm watch {}` prints its results",
@@ -397,7 +423,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
         return Ok(());
     }
     let wait = embedded.is_some() || !cmd.require_workers;
-    let sub = submit_to(&conn, &p, cmd.search.chunk_size, wait).await;
+    let sub = submit_named(&conn, &p, cmd.search.chunk_size, wait, name).await;
     let result = match sub {
         Err(e) => Err(e),
         Ok(sub) => {
@@ -478,6 +504,10 @@ async fn interrupted(conn: &Conn, job: &str, how: OnStop<'_>) -> CliError {
             }))
             .await
         {
+            Ok(r) if r.get_ref().already_ended => make(format!(
+                "{word}: {job} had already ended ({})",
+                crate::listings::state_name(r.get_ref().state)
+            )),
             Ok(_) => make(format!("{word}: {job} cancelled")),
             Err(s) => make(format!(
                 "{word}; cancelling {job} failed: {}",
@@ -499,7 +529,14 @@ pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
         eprintln!("{w}");
     }
     let conn = connect(&cmd.remote).await?;
-    let sub = submit_to(&conn, &p, cmd.search.chunk_size, !cmd.require_workers).await?;
+    let sub = submit_named(
+        &conn,
+        &p,
+        cmd.search.chunk_size,
+        !cmd.require_workers,
+        cmd.search.name.as_deref(),
+    )
+    .await?;
     print_job_id(&sub.job_id, cmd.json)
 }
 
@@ -523,17 +560,56 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
     // The spec comes from the network: the bank is bounded before it is built.
     let masses = spec.bank.masses(crate::spec::CLIENT_MAX_TEMPLATES)?;
+    if cmd.partial && spec.data.is_none() {
+        return watch_partial(&conn, &cmd.job, &spec, masses, cmd.output).await;
+    }
     wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, Extra::default()).await
 }
 
-fn state_name(s: i32) -> String {
-    v1::JobState::try_from(s)
-        .map(|s| {
-            s.as_str_name()
-                .trim_start_matches("JOB_STATE_")
-                .to_lowercase()
-        })
-        .unwrap_or_else(|_| "unknown".into())
+/// `chirpfarm watch --partial` of a signal search: whatever arrived, marked incomplete unless
+/// the job succeeded with every template; exit 1 when incomplete.
+async fn watch_partial(
+    conn: &Conn,
+    job_id: &str,
+    spec: &SearchSpec,
+    masses: Vec<f64>,
+    output: OutputArgs,
+) -> Result<(), CliError> {
+    let total = masses.len() as u64;
+    let mut sink = crate::partial::PartialSink::new(spec.signals.len(), total);
+    let progress = Progress::new(total, output.quiet);
+    let collected = crate::remote::collect_partial(conn, job_id, &mut sink, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    let indices = sink.indices();
+    let report = crate::partial::PartialReport {
+        report: Report {
+            convention: spec.convention,
+            params: spec
+                .bank
+                .params()
+                .map(|p| indices.iter().map(|&i| p[i as usize]).collect()),
+            masses: indices.iter().map(|&i| masses[i as usize]).collect(),
+            signals: spec.signals.clone(),
+            results: sink.signals.results.clone(),
+            wall_seconds: collected.finished.wall_seconds,
+            workers: collected.workers,
+            job_id: job_id.to_string(),
+        },
+        missing: sink.missing(),
+        indices,
+        templates_total: total,
+        state: crate::listings::state_name(collected.finished.state),
+    };
+    emit(&report, output)?;
+    if report.complete() {
+        return Ok(());
+    }
+    let why = match collected.finished.error.as_str() {
+        "" => String::new(),
+        e => format!(" ({})", esc(e, 2000)),
+    };
+    Err(CliError::Failed(format!("{}{why}", report.notice())))
 }
 
 /// Text from the coordinator (worker names, failure reasons) made safe for a terminal: no
@@ -542,9 +618,35 @@ fn esc(text: &str, max_chars: usize) -> String {
     chirpfarm_core::logging::escape(text, max_chars)
 }
 
+/// Milliseconds since the Unix epoch, now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Prints a listing's JSON document.
+fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, v)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+}
+
+/// Prints a listing's table.
+fn print_text(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+}
+
 /// `chirpfarm jobs`.
-pub async fn jobs(remote: Remote) -> Result<(), CliError> {
-    let conn = connect(&remote).await?;
+pub async fn jobs(cmd: JobsCmd) -> Result<(), CliError> {
+    let conn = connect(&cmd.remote).await?;
     // Page through: the coordinator sends at most 1000 jobs per call.
     let mut jobs = Vec::new();
     let mut page_token = String::new();
@@ -564,35 +666,14 @@ pub async fn jobs(remote: Remote) -> Result<(), CliError> {
         }
         page_token = page.next_page_token;
     }
-    let list = v1::ListJobsResponse {
-        jobs,
-        next_page_token: String::new(),
-    };
-    println!(
-        "{:<13} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9}  BANK / ERROR",
-        "JOB", "STATE", "TEMPLATES", "SIGNALS", "ATTEMPTS", "FAILURES", "WALL [s]"
-    );
-    for j in list.jobs {
-        let done = format!("{}/{}", j.templates_done, j.templates_total);
-        // A job whose results cannot be stored is paused (it resumes by itself).
-        let (state, tail) = match (j.journal_error.is_empty(), j.error.is_empty()) {
-            (false, _) => ("paused".into(), format!("journal: {}", j.journal_error)),
-            (true, true) => (state_name(j.state), j.bank),
-            (true, false) => (state_name(j.state), j.error),
-        };
-        println!(
-            "{:<13} {:<10} {:>16} {:>8} {:>8} {:>8} {:>9.3}  {}",
-            esc(&j.job_id, 40),
-            state,
-            done,
-            j.signals,
-            j.attempts,
-            j.failures,
-            j.wall_seconds,
-            esc(&tail, 1024)
-        );
+    if let Some(name) = &cmd.name {
+        jobs.retain(|j| &j.name == name);
     }
-    Ok(())
+    if cmd.json {
+        print_json(&crate::listings::jobs_json(&jobs, now_ms()))
+    } else {
+        print_text(&crate::listings::jobs_table(&jobs, now_ms()))
+    }
 }
 
 /// `chirpfarm cancel`.
@@ -604,35 +685,31 @@ pub async fn cancel(cmd: CancelCmd) -> Result<(), CliError> {
         .await
         .map_err(CliError::from_status)?
         .into_inner();
-    println!("{} {}", info.job_id, state_name(info.state));
-    Ok(())
+    let (job, state) = (
+        esc(&info.job_id, 40),
+        crate::listings::state_name(info.state),
+    );
+    // Idempotent: a job that had already ended is left as it was, and that is not an error.
+    let line = if info.already_ended {
+        format!("{job} already ended: {state} (nothing to cancel)\n")
+    } else {
+        format!("{job} {state}\n")
+    };
+    print_text(&line)
 }
 
 /// `chirpfarm workers`.
-pub async fn workers(remote: Remote) -> Result<(), CliError> {
-    let conn = connect(&remote).await?;
+pub async fn workers(cmd: WorkersCmd) -> Result<(), CliError> {
+    let conn = connect(&cmd.remote).await?;
     let list = conn
         .client()
         .list_workers(conn.req(v1::ListWorkersRequest {}))
         .await
         .map_err(CliError::from_status)?
         .into_inner();
-    println!(
-        "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
-        "ID", "NAME", "HOST", "THREADS", "TASKS DONE", "TEMPLATES", "LEASED", "HEARTBEAT [ms]"
-    );
-    for w in list.workers {
-        println!(
-            "{:<8} {:<24} {:<20} {:>7} {:>10} {:>9} {:>6} {:>14}",
-            esc(&w.worker_id, 24),
-            esc(&w.name, 64),
-            esc(&w.host, 64),
-            w.threads,
-            w.tasks_done,
-            w.templates_cached,
-            w.leased,
-            w.last_heartbeat_ms_ago
-        );
+    if cmd.json {
+        print_json(&crate::listings::workers_json(&list.workers))
+    } else {
+        print_text(&crate::listings::workers_table(&list.workers))
     }
-    Ok(())
 }

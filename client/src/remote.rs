@@ -156,7 +156,32 @@ pub async fn collect(
     sink: &mut impl Sink,
     progress: &Progress,
 ) -> Result<Collected, CliError> {
-    let mut st = WatchState::default();
+    collect_with(conn, job_id, sink, progress, false).await
+}
+
+/// Like [`collect`], but a failed or cancelled signal search also delivers the blocks after its
+/// first hole (`WatchRequest.partial`): the sink sees blocks in bank order with gaps, each
+/// called with the bank index just after the previous block.
+pub async fn collect_partial(
+    conn: &Conn,
+    job_id: &str,
+    sink: &mut impl Sink,
+    progress: &Progress,
+) -> Result<Collected, CliError> {
+    collect_with(conn, job_id, sink, progress, true).await
+}
+
+async fn collect_with(
+    conn: &Conn,
+    job_id: &str,
+    sink: &mut impl Sink,
+    progress: &Progress,
+    partial: bool,
+) -> Result<Collected, CliError> {
+    let mut st = WatchState {
+        partial,
+        ..WatchState::default()
+    };
     let mut lost_since: Option<Instant> = None;
     let mut conn = conn.clone();
     loop {
@@ -206,6 +231,8 @@ struct WatchState {
     cursor: u64,
     total: Option<u64>,
     workers: u32,
+    /// A partial watch (signal searches: blocks may skip over holes).
+    partial: bool,
 }
 
 enum WatchError {
@@ -223,6 +250,7 @@ async fn watch_once(
     let req = conn.stream_req(v1::WatchRequest {
         job_id: job_id.to_string(),
         cursor: st.cursor,
+        partial: st.partial,
     });
     let mut stream = match conn.client().watch(req).await {
         Ok(s) => s.into_inner(),
@@ -245,7 +273,12 @@ async fn watch_once(
             Some(v1::watch_event::Event::Block(b)) => {
                 sink.block(st.cursor, &b)
                     .map_err(|e| WatchError::Fatal(CliError::Failed(e)))?;
-                st.cursor += b.count as u64;
+                // A partial watch may skip a hole: the cursor is the bank index after the block.
+                st.cursor = if st.partial {
+                    b.start + b.count as u64
+                } else {
+                    st.cursor + b.count as u64
+                };
             }
             Some(v1::watch_event::Event::Finished(f)) => return Ok(f),
             None => {}

@@ -123,6 +123,7 @@ async fn client_call(
                     spec: (r.below(8) != 0).then(|| random_spec(r)),
                     chunk_size: r.next() as u32 >> r.below(32),
                     wait_for_workers: r.below(2) == 0,
+                    ..Default::default()
                 }
             } else {
                 v1::SubmitRequest::decode(r.bytes(200).as_slice()).unwrap_or_default()
@@ -136,6 +137,7 @@ async fn client_call(
                 .watch(v1::WatchRequest {
                     job_id: r.text(),
                     cursor: r.next() >> r.below(64),
+                    ..Default::default()
                 })
                 .await?;
             drop(s); // an unread, abandoned stream

@@ -4,7 +4,7 @@ use crate::jobs::{client_state, error_of, unix_ms, JobRecord};
 use crate::limits::LIST_PAGE;
 use crate::scheduler::{Event, JobId};
 use crate::state::{Coordinator, Inner};
-use crate::submit::spec_status;
+use crate::submit::{spec_status, Submitter};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::client_server::Client;
 use std::pin::Pin;
@@ -49,6 +49,9 @@ fn job_info(inner: &Inner, id: JobId, rec: &JobRecord) -> v1::JobInfo {
         wall_seconds: rec.wall_seconds,
         spec: Some(rec.wire_spec.clone()),
         journal_error: rec.journal_error.clone().unwrap_or_default(),
+        name: rec.name.clone(),
+        owner: rec.owner_shown(),
+        already_ended: false,
     }
 }
 
@@ -112,14 +115,19 @@ impl Client for ClientService {
         &self,
         request: Request<v1::SubmitRequest>,
     ) -> Result<Response<v1::SubmitResponse>, Status> {
-        let owner = request
+        let addr = request
             .remote_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
         let req = request.into_inner();
         let spec = chirpfarm_proto::spec_from_proto(req.spec.as_ref()).map_err(spec_status)?;
+        let who = Submitter {
+            addr,
+            user: req.user,
+            name: req.name,
+        };
         self.coord
-            .submit_from(spec, req.chunk_size, req.wait_for_workers, &owner)
+            .submit_from(spec, req.chunk_size, req.wait_for_workers, &who)
             .map(Response::new)
     }
 
@@ -152,7 +160,13 @@ impl Client for ClientService {
             }
             rec.subscribe()
         };
-        let stream = crate::watch::stream(self.coord.clone(), id, req.cursor, changes, permit);
+        let stream = crate::watch::stream(
+            self.coord.clone(),
+            id,
+            (req.cursor, req.partial),
+            changes,
+            permit,
+        );
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -214,17 +228,22 @@ impl Client for ClientService {
         if !inner.jobs.contains_key(&id) {
             return Err(Status::not_found(format!("no job {id}")));
         }
+        // Idempotent: cancelling a job that already ended changes nothing and says so.
         if inner.sched.job_ended(id) {
-            let state = client_state(inner.sched.job_state(id));
-            return Err(Status::failed_precondition(format!(
-                "{id} already ended ({})",
-                state.as_str_name()
-            )));
+            let info = job_info(&inner, id, &inner.jobs[&id]);
+            return Ok(Response::new(v1::JobInfo {
+                spec: None,
+                already_ended: true,
+                ..info
+            }));
         }
         self.coord
             .apply(&mut inner, Event::CancelJob { job: id }, None);
         let rec = &inner.jobs[&id];
-        Ok(Response::new(job_info(&inner, id, rec)))
+        Ok(Response::new(v1::JobInfo {
+            spec: None,
+            ..job_info(&inner, id, rec)
+        }))
     }
 
     async fn list_workers(

@@ -43,8 +43,12 @@ pub struct JobRecord {
     /// Bumped on every change; watchers wait on it.
     notify: watch::Sender<u64>,
     /// Who submitted it (the client's address), for the per-client queue limit; empty for jobs
-    /// restored from disk or submitted in-process.
+    /// submitted in-process.
     pub owner: String,
+    /// The user the client declared (escaped, bounded: see `chirpfarm_proto::labels`).
+    pub user: String,
+    /// The job's label (`--name`), checked on submission; empty when it has none.
+    pub name: String,
 }
 
 impl JobRecord {
@@ -74,7 +78,14 @@ impl JobRecord {
             probing: false,
             notify: watch::channel(0).0,
             owner: String::new(),
+            user: String::new(),
+            name: String::new(),
         }
+    }
+
+    /// Who submitted the job, as shown to clients: `user@address`.
+    pub fn owner_shown(&self) -> String {
+        chirpfarm_proto::labels::owner(&self.user, &self.owner)
     }
 
     /// The job as the durable store keeps it, with its outcome once it has one (the scheduler
@@ -91,6 +102,9 @@ impl JobRecord {
             finished_unix_ms: self.finished.map(unix_ms).unwrap_or(0),
             wall_seconds: self.wall_seconds,
             segments_per_task: self.grid.per_task,
+            name: self.name.clone(),
+            client_addr: self.owner.clone(),
+            user: self.user.clone(),
         }
     }
 
@@ -165,6 +179,14 @@ impl JobRecord {
         let mut rec = JobRecord::new(spec, in_spec, chunk, grid);
         let from_ms = |ms: u64| UNIX_EPOCH + std::time::Duration::from_millis(ms);
         rec.submitted = from_ms(stored.submitted_unix_ms);
+        // Written by this coordinator, but a file on disk is not trusted: a label that breaks
+        // the rules is dropped, the user cleaned again.
+        match chirpfarm_proto::labels::check_job_name(&stored.name) {
+            Ok(()) => rec.name = stored.name.clone(),
+            Err(e) => tracing::warn!(job, error = %e, "job.pb: unusable job name; dropped"),
+        }
+        rec.user = chirpfarm_proto::labels::clean_user(&stored.user);
+        rec.owner = chirpfarm_core::logging::escape(&stored.client_addr, 64);
         // Keep measuring wall time from the original submission.
         let age = SystemTime::now()
             .duration_since(rec.submitted)
@@ -307,6 +329,26 @@ impl JobRecord {
     /// one): a watcher takes results in bounded batches, so a slow or unread watch stream holds a
     /// batch, never a copy of the whole job.
     pub fn blocks_from(&self, cursor: u64, max_bytes: usize) -> Vec<v1::ResultBlock> {
+        self.blocks_upto(cursor, max_bytes, self.contiguous)
+    }
+
+    /// Like [`JobRecord::blocks_from`], but every stored block from `cursor` on, skipping the
+    /// missing ones: what a job that ended early has to show (`WatchRequest.partial`).
+    pub fn stored_from(&self, cursor: u64, max_bytes: usize) -> Vec<v1::ResultBlock> {
+        self.blocks_upto(cursor, max_bytes, self.blocks.len())
+    }
+
+    /// The cursor just after the last stored block (0 when none is): where a partial watch
+    /// ends.
+    pub fn stored_end(&self) -> u64 {
+        match self.blocks.iter().rev().find_map(|b| b.as_deref()) {
+            Some(b) => self.cursor_after(b),
+            None => 0,
+        }
+    }
+
+    /// The blocks stored in task slots below `upto`, from unit `cursor`, in order.
+    fn blocks_upto(&self, cursor: u64, max_bytes: usize, upto: usize) -> Vec<v1::ResultBlock> {
         use prost::Message;
         if self.templates == 0 {
             return Vec::new();
@@ -316,7 +358,7 @@ impl JobRecord {
         let first = (g * self.per_group() + t / chunk) as usize;
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        for b in (first..self.contiguous).filter_map(|i| self.blocks[i].as_deref()) {
+        for b in (first..upto).filter_map(|i| self.blocks.get(i).and_then(|b| b.as_deref())) {
             if !out.is_empty() && bytes >= max_bytes {
                 break;
             }
@@ -481,6 +523,28 @@ mod tests {
             .flat_map(|b| b.signals[0].snr.clone())
             .collect();
         assert_eq!(all, (7..25).map(|i| i as f64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_partial_read_skips_the_holes_in_order() {
+        let spec = SearchSpec::signals(
+            BankSpec::List(vec![1.0; 40]),
+            vec![SignalSpec::chirp(1.0)],
+            SnrConvention::Seed,
+        );
+        let mut j = JobRecord::new(spec, 40, 10, SegmentGrid::NONE);
+        assert_eq!(j.stored_end(), 0);
+        j.store(0, block(0, 10));
+        j.store(2, block(20, 10));
+        assert_eq!(j.released(), 10, "in-order release stops at the hole");
+        assert_eq!(j.stored_end(), 30);
+        let got: Vec<(u64, u32)> = j
+            .stored_from(5, usize::MAX)
+            .iter()
+            .map(|b| (b.start, b.count))
+            .collect();
+        assert_eq!(got, vec![(5, 5), (20, 10)]);
+        assert!(j.stored_from(30, usize::MAX).is_empty());
     }
 
     fn data_block(start: u64, count: u32, segs: (u32, u32)) -> v1::ResultBlock {

@@ -36,6 +36,20 @@ pub fn bank_key(spec: &SearchSpec, masses: &[f64]) -> u64 {
     h.finish()
 }
 
+/// Who submits a job and what they call it: the text that travels with a submission besides the
+/// search, kept with the job and shown by `chirpfarm jobs`. Its own type so in-process callers
+/// (simulations, the embedded cluster) pass nothing and gRPC clients pass what they sent.
+#[derive(Debug, Clone, Default)]
+pub struct Submitter {
+    /// The client's address as the coordinator saw it (the per-client queue limit's key).
+    pub addr: String,
+    /// The user the client declared ($USER): untrusted, cleaned before it is kept.
+    pub user: String,
+    /// The job's label (`--name`): refused with `INVALID_ARGUMENT` unless it is short and
+    /// printable.
+    pub name: String,
+}
+
 impl Coordinator {
     /// Validates and records a search, then hands it to the scheduler. `chunk_size` 0 sizes
     /// tasks automatically; without workers the job is queued if `wait_for_workers`, refused
@@ -46,18 +60,20 @@ impl Coordinator {
         chunk_size: u32,
         wait_for_workers: bool,
     ) -> Result<v1::SubmitResponse, Status> {
-        self.submit_from(spec, chunk_size, wait_for_workers, "")
+        self.submit_from(spec, chunk_size, wait_for_workers, &Submitter::default())
     }
 
-    /// Like [`Coordinator::submit`], for a client at `owner` (its address): the per-client
-    /// queue limit counts that client's unfinished jobs.
+    /// Like [`Coordinator::submit`], for a client `who`: the per-client queue limit counts the
+    /// unfinished jobs from its address, and the job keeps its label and declared user.
     pub fn submit_from(
         &self,
         spec: SearchSpec,
         chunk_size: u32,
         wait_for_workers: bool,
-        owner: &str,
+        who: &Submitter,
     ) -> Result<v1::SubmitResponse, Status> {
+        chirpfarm_proto::labels::check_job_name(&who.name).map_err(Status::invalid_argument)?;
+        let owner = who.addr.as_str();
         if self.is_closing() {
             return Err(Status::unavailable(
                 "the coordinator is shutting down; submit again when it is back",
@@ -148,6 +164,8 @@ impl Coordinator {
         let key = bank_key(&spec, &masses);
         let mut rec = JobRecord::new(spec, templates, chunk, grid);
         rec.owner = owner.to_string();
+        rec.user = chirpfarm_proto::labels::clean_user(&who.user);
+        rec.name = who.name.clone();
         if let Some(store) = inner.store.clone() {
             // The files are written (and fsynced) without the lock: leases, heartbeats and
             // results go on meanwhile; the job joins the scheduler once it is on disk.
@@ -162,7 +180,7 @@ impl Coordinator {
                 })?;
             inner = self.lock();
         }
-        tracing::info!(job = %id, templates, chunk, signals = rec.spec.signals.len(), segments = grid.segments, segments_per_task = grid.per_task, "job submitted");
+        tracing::info!(job = %id, name = %rec.name, owner = %rec.owner_shown(), templates, chunk, signals = rec.spec.signals.len(), segments = grid.segments, segments_per_task = grid.per_task, "job submitted");
         inner.jobs.insert(id, rec);
         self.apply(
             &mut inner,

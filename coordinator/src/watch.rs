@@ -6,9 +6,13 @@
 //! reading holds one batch, never a copy of the job, and a hundred unread watchers of a large job
 //! cost a few hundred megabytes at most instead of a copy each. Dropping the stream (the client
 //! went away) frees its slot of `--max-watch-streams` at once.
+//!
+//! A partial watch (`WatchRequest.partial`) is the same stream until the job ends: if it failed
+//! or was cancelled, the blocks stored after a hole follow (in unit order, holes skipped) before
+//! the final state, so a client can show what was computed.
 
 use crate::limits::WATCH_BATCH_BYTES;
-use crate::scheduler::JobId;
+use crate::scheduler::{JobId, Outcome};
 use crate::state::Coordinator;
 use chirpfarm_proto::v1;
 use std::collections::VecDeque;
@@ -24,6 +28,8 @@ struct Watcher {
     id: JobId,
     /// Result units already sent.
     cursor: u64,
+    /// Send what a failed or cancelled job has beyond its first hole.
+    partial: bool,
     /// Progress last reported (so unchanged progress is not repeated).
     last_done: u64,
     changes: watch::Receiver<u64>,
@@ -56,14 +62,28 @@ impl Watcher {
                 workers: inner.sessions.len() as u32,
             }));
         }
-        let blocks = rec.blocks_from(self.cursor, WATCH_BATCH_BYTES);
+        let outcome = inner.sched.job_outcome(self.id);
+        // A job that ended without succeeding will not fill its holes: a partial watch gets
+        // everything stored.
+        let gaps = self.partial && outcome.is_some_and(|o| !matches!(o, Outcome::Succeeded));
+        let (blocks, end) = if gaps {
+            (
+                rec.stored_from(self.cursor, WATCH_BATCH_BYTES),
+                rec.stored_end(),
+            )
+        } else {
+            (
+                rec.blocks_from(self.cursor, WATCH_BATCH_BYTES),
+                rec.released(),
+            )
+        };
         if let Some(last) = blocks.last() {
             self.cursor = rec.cursor_after(last);
         }
         events.extend(blocks.into_iter().map(v1::watch_event::Event::Block));
         // The end is announced only once every result was sent.
-        if self.cursor >= rec.released() {
-            if let Some(f) = rec.finished_event(inner.sched.job_outcome(self.id)) {
+        if self.cursor >= end {
+            if let Some(f) = rec.finished_event(outcome) {
                 events.push(v1::watch_event::Event::Finished(f));
                 self.done = true;
             }
@@ -103,11 +123,12 @@ impl Watcher {
     }
 }
 
-/// The Watch stream of job `id` from `cursor` (checked by the caller), holding `permit`.
+/// The Watch stream of job `id` from `cursor` (checked by the caller), partial or not,
+/// holding `permit`.
 pub fn stream(
     coord: Coordinator,
     id: JobId,
-    cursor: u64,
+    (cursor, partial): (u64, bool),
     changes: watch::Receiver<u64>,
     permit: OwnedSemaphorePermit,
 ) -> impl futures::Stream<Item = WatchItem> + Send + 'static {
@@ -116,6 +137,7 @@ pub fn stream(
         coord,
         id,
         cursor,
+        partial,
         last_done: u64::MAX,
         changes,
         pending: VecDeque::new(),

@@ -175,6 +175,7 @@ async fn blobs_are_verified_bounded_and_required_by_data_searches() {
             spec: Some(spec.clone()),
             chunk_size: 0,
             wait_for_workers: true,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -188,6 +189,7 @@ async fn blobs_are_verified_bounded_and_required_by_data_searches() {
             spec: Some(bad),
             chunk_size: 0,
             wait_for_workers: true,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -203,6 +205,7 @@ async fn malformed_requests_get_actionable_status_codes() {
         spec,
         chunk_size: 0,
         wait_for_workers: wait,
+        ..Default::default()
     };
     let e = c.submit(submit(None, true)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
@@ -233,6 +236,18 @@ async fn malformed_requests_get_actionable_status_codes() {
     bad_conv.convention = 9;
     let e = c.submit(submit(Some(bad_conv), true)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
+    // A label that is too long or not printable (a client that skipped the CLI's check).
+    for name in ["x".repeat(65), "clear\u{1b}[2J".to_string()] {
+        let e = c
+            .submit(v1::SubmitRequest {
+                name,
+                ..submit(Some(seed_spec(vec![1.2])), true)
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(e.message().contains("job name"), "{}", e.message());
+    }
     // No worker and not willing to wait.
     let e = c
         .submit(submit(Some(seed_spec(vec![1.2])), false))
@@ -251,11 +266,12 @@ async fn malformed_requests_get_actionable_status_codes() {
         .watch(v1::WatchRequest {
             job_id: "42".into(),
             cursor: 0,
+            ..Default::default()
         })
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    // A queued job can be cancelled once; a second cancel is a failed precondition.
+    // A queued job can be cancelled; a second cancel changes nothing and says it had ended.
     let job = c
         .submit(submit(Some(seed_spec(vec![1.2])), true))
         .await
@@ -267,12 +283,15 @@ async fn malformed_requests_get_actionable_status_codes() {
     };
     let info = c.cancel(r.clone()).await.unwrap().into_inner();
     assert_eq!(info.state, v1::JobState::Cancelled as i32);
-    let e = c.cancel(r).await.unwrap_err();
-    assert_eq!(e.code(), Code::FailedPrecondition);
+    assert!(!info.already_ended);
+    let again = c.cancel(r).await.unwrap().into_inner();
+    assert_eq!(again.state, v1::JobState::Cancelled as i32);
+    assert!(again.already_ended);
     let e = c
         .watch(v1::WatchRequest {
             job_id: job,
             cursor: 10_000,
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -39,6 +39,7 @@ fn search(step: f64, chunk_size: u32) -> v1::SubmitRequest {
         }),
         chunk_size,
         wait_for_workers: true,
+        ..Default::default()
     }
 }
 
@@ -188,6 +189,7 @@ async fn watch_streams_are_capped() {
     let watch = || v1::WatchRequest {
         job_id: job.clone(),
         cursor: 0,
+        ..Default::default()
     };
     let a = c.watch(watch()).await.unwrap();
     let _b = c.watch(watch()).await.unwrap();

@@ -18,6 +18,7 @@ pub mod v1 {
 pub mod auth;
 pub mod connect;
 mod convert;
+pub mod labels;
 pub mod ratelimit;
 pub mod shutdown;
 
