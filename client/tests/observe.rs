@@ -194,14 +194,25 @@ fn metrics_after_a_real_search_equal_the_jobs_numbers() {
     // Attempts and failures as the scheduler counts them (`chirpfarm jobs`).
     let out = chirpfarm(&["jobs", "--coordinator", &url, "--token-file", &tok]);
     let table = String::from_utf8_lossy(&out.stdout).to_string();
-    let row: Vec<&str> = table.lines().nth(1).expect("one job").split_whitespace().collect();
+    let row: Vec<&str> = table
+        .lines()
+        .nth(1)
+        .expect("one job")
+        .split_whitespace()
+        .collect();
     let (attempts, failures): (f64, f64) = (row[4].parse().unwrap(), row[5].parse().unwrap());
     assert!(attempts >= tasks, "{table}");
     assert_eq!(sample(&text, "chirpfarm_task_attempts_total"), attempts);
     assert_eq!(sample(&text, "chirpfarm_task_failures_total"), failures);
     // Every lease waited for and every result timed, once each.
-    assert_eq!(sample(&text, "chirpfarm_lease_latency_seconds_count"), attempts);
-    assert_eq!(sample(&text, "chirpfarm_result_latency_seconds_count"), tasks);
+    assert_eq!(
+        sample(&text, "chirpfarm_lease_latency_seconds_count"),
+        attempts
+    );
+    assert_eq!(
+        sample(&text, "chirpfarm_result_latency_seconds_count"),
+        tasks
+    );
     assert!(sample(&text, "chirpfarm_result_latency_seconds_sum") > 0.0);
     // No data dir: no journal histogram.
     assert!(!text.contains("journal_write"), "{text}");
@@ -248,12 +259,8 @@ fn metrics_after_a_real_search_equal_the_jobs_numbers() {
 fn the_journal_histogram_counts_writes_with_a_data_dir() {
     let dir = TempDir::new("journal-metrics");
     let data = dir.0.join("data");
-    let (_coord, url, http) = coordinator_http(&[
-        "--data-dir",
-        data.to_str().unwrap(),
-        "--chunk-size",
-        "16",
-    ]);
+    let (_coord, url, http) =
+        coordinator_http(&["--data-dir", data.to_str().unwrap(), "--chunk-size", "16"]);
     let _w = worker(&url, "journal-worker", 1, &[]);
     wait_workers(&url, 1, &[]);
     let out = chirpfarm(&[
@@ -266,7 +273,11 @@ fn the_journal_histogram_counts_writes_with_a_data_dir() {
         &url,
         "--require-workers",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Open without tokens on loopback.
     let (code, text) = get(&http, "/metrics", None);
     assert_eq!(code, 200, "{text}");
@@ -274,7 +285,10 @@ fn the_journal_histogram_counts_writes_with_a_data_dir() {
     // Group commit: at least one write, at most one per task (15) plus nothing else counted.
     assert!((1.0..=15.0).contains(&writes), "{writes}");
     assert!(sample(&text, "chirpfarm_journal_write_seconds_sum") > 0.0);
-    assert_eq!(sample(&text, "chirpfarm_templates_computed_total"), TEMPLATES as f64);
+    assert_eq!(
+        sample(&text, "chirpfarm_templates_computed_total"),
+        TEMPLATES as f64
+    );
 }
 
 #[test]
@@ -285,7 +299,10 @@ fn http_on_an_exposed_address_needs_tokens_and_bad_addresses_are_refused() {
             .args(args)
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     let (code, err) = run(&["--http", "0.0.0.0:0"]);
     assert_eq!(code, Some(2), "{err}");
@@ -296,13 +313,19 @@ fn http_on_an_exposed_address_needs_tokens_and_bad_addresses_are_refused() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let (code, err) = run(&["--http", "not an address"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("cannot serve --http on not an address"), "{err}");
+    assert!(
+        err.contains("cannot serve --http on not an address"),
+        "{err}"
+    );
     // A port in use: one line, exit 1.
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = busy.local_addr().unwrap().to_string();
     let (code, err) = run(&["--http", &addr]);
     assert_eq!(code, Some(1), "{err}");
-    assert!(err.contains(&format!("cannot serve --http on {addr}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot serve --http on {addr}")),
+        "{err}"
+    );
 }
 
 /// Where a tool is installed, if it is.
@@ -335,7 +358,10 @@ fn a_real_prometheus_scrapes_the_coordinator() {
     let _prom = Proc {
         child: Command::new(prometheus)
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.0.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.0.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={web}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -387,7 +413,11 @@ fn headless_chromium_renders_the_status_page() {
         "--token-file",
         &tok,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let job = String::from_utf8(out.stdout).unwrap().trim().to_string();
     // The browser presents the token once in the address; the page keeps it in a cookie for
     // its own fetches.
@@ -424,7 +454,10 @@ fn headless_chromium_renders_the_status_page() {
     };
     let dom = browse("--dump-dom");
     assert!(dom.contains(&job), "the page lists job {job}:\n{dom}");
-    assert!(dom.contains("page-worker"), "the page lists the worker:\n{dom}");
+    assert!(
+        dom.contains("page-worker"),
+        "the page lists the worker:\n{dom}"
+    );
     assert!(!dom.contains("cannot read the status"), "{dom}");
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -432,7 +465,11 @@ fn headless_chromium_renders_the_status_page() {
     let _ = std::fs::remove_file(&shot);
     browse(&format!("--screenshot={}", shot.display()));
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 5000, "{}", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 5000,
+        "{}",
+        png.len()
+    );
     let out = chirpfarm(&["cancel", &job, "--coordinator", &url, "--token-file", &tok]);
     assert!(out.status.success());
 }

@@ -15,8 +15,8 @@
 
 use crate::scheduler::JobId;
 use crate::store::{self, Store};
-use prometheus_client::metrics::histogram::Histogram;
 use chirpfarm_proto::v1;
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};

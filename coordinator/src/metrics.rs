@@ -22,6 +22,10 @@ use std::sync::Arc;
 /// negotiates and `promtool check metrics` reads).
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// The `Content-Type` of [`classic`]'s output: the Prometheus text format 0.0.4, for scrapers
+/// that do not ask for OpenMetrics (curl, `promtool check metrics`).
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// Job states as the CLI prints them: every one is exported (0 when none), so a query for a
 /// state that has no job yet still finds a series.
 pub const JOB_STATES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
@@ -182,10 +186,68 @@ impl Metrics {
             self.jobs.get_or_create(&StateLabel { state }).set(n as i64);
         }
         for (state, n) in TASK_STATES.iter().zip(snap.tasks) {
-            self.tasks.get_or_create(&StateLabel { state }).set(n as i64);
+            self.tasks
+                .get_or_create(&StateLabel { state })
+                .set(n as i64);
         }
         self.queue_depth.set((snap.jobs[0] + snap.jobs[1]) as i64);
         self.blob_bytes.set(snap.blob_bytes as i64);
+    }
+}
+
+/// OpenMetrics text rewritten to the Prometheus text format 0.0.4: counter families are named
+/// with their `_total` suffix in `# HELP`/`# TYPE` (as their samples are), and `# EOF` goes.
+pub fn classic(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64);
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let family = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let name = rest.split(' ').next()?;
+            counters
+                .contains(name)
+                .then(|| (p, name, &rest[name.len()..]))
+        });
+        match family {
+            Some((prefix, name, tail)) => out.push_str(&format!("{prefix}{name}_total{tail}")),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_classic_format_names_counters_with_their_samples() {
+        let m = super::Metrics::new(true);
+        m.templates.inc_by(7);
+        let text = super::classic(&m.encode());
+        assert!(
+            text.contains("# TYPE chirpfarm_templates_computed_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP chirpfarm_templates_computed_total Templates"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nchirpfarm_templates_computed_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE chirpfarm_journal_write_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }
 

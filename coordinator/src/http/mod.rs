@@ -11,7 +11,9 @@ pub mod status;
 
 use crate::Coordinator;
 use axum::extract::{Query, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use axum::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -109,7 +111,17 @@ async fn metrics(State(ep): State<Endpoint>, headers: HeaderMap) -> Response {
         return unauthorized(why);
     }
     let text = crate::metrics::scrape(&ep.coord);
-    ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+    // OpenMetrics for those who ask for it (Prometheus does), the classic format otherwise.
+    let openmetrics = headers
+        .get(ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    if openmetrics {
+        ([(CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()
+    } else {
+        let text = crate::metrics::classic(&text);
+        ([(CONTENT_TYPE, crate::metrics::CLASSIC_CONTENT_TYPE)], text).into_response()
+    }
 }
 
 async fn not_found() -> Response {

@@ -136,9 +136,7 @@ pub fn report(coord: &Coordinator) -> StatusReport {
         });
     }
     // Unfinished jobs first (newest first within each group).
-    jobs.sort_by_key(|j| {
-        matches!(j.state, "succeeded" | "failed" | "cancelled")
-    });
+    jobs.sort_by_key(|j| matches!(j.state, "succeeded" | "failed" | "cancelled"));
     StatusReport {
         version: chirpfarm_proto::BUILD_VERSION,
         uptime_seconds: now as f64 / 1000.0,

@@ -166,7 +166,11 @@ impl Observer {
         for action in actions {
             match *action {
                 Action::Lease {
-                    worker, job, task, attempt, ..
+                    worker,
+                    job,
+                    task,
+                    attempt,
+                    ..
                 } => self.on_lease(m, now_ms, worker, job, task, attempt),
                 Action::Accept { job, task } => self.on_accept(m, now_ms, seen, job, task, units),
                 Action::Revoke {
@@ -208,7 +212,15 @@ impl Observer {
         self.jobs.entry(job).or_insert_with(|| Rate::new(now_ms));
     }
 
-    fn on_accept(&mut self, m: &Metrics, now_ms: u64, seen: Seen, job: JobId, task: u32, units: u64) {
+    fn on_accept(
+        &mut self,
+        m: &Metrics,
+        now_ms: u64,
+        seen: Seen,
+        job: JobId,
+        task: u32,
+        units: u64,
+    ) {
         m.templates.inc_by(units);
         let leases = self.leases.remove(&(job, task)).unwrap_or_default();
         self.task_ready.remove(&(job, task));

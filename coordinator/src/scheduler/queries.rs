@@ -72,11 +72,13 @@ impl Scheduler {
     /// A job's tasks by state: (pending, leased or being stored, done).
     pub fn task_states(&self, job: JobId) -> Option<(u32, u32, u32)> {
         self.jobs.get(&job).map(|j| {
-            j.tasks.iter().fold((0, 0, 0), |(p, r, d), t| match t.state {
-                TaskState::Pending => (p + 1, r, d),
-                TaskState::Leased | TaskState::Storing => (p, r + 1, d),
-                TaskState::Done => (p, r, d + 1),
-            })
+            j.tasks
+                .iter()
+                .fold((0, 0, 0), |(p, r, d), t| match t.state {
+                    TaskState::Pending => (p + 1, r, d),
+                    TaskState::Leased | TaskState::Storing => (p, r + 1, d),
+                    TaskState::Done => (p, r, d + 1),
+                })
         })
     }
 
