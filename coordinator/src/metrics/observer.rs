@@ -343,9 +343,9 @@ mod tests {
         };
         o.record(&m, 3250, done, &[accept], 20, false);
         assert_eq!(m.templates.get(), 20);
-        // 20 units in the 2.25 s since the worker's first lease.
+        // 20 units in the 2 s since the worker's first lease.
         let rate = o.worker_rate(WorkerId(7), 3250);
-        assert!((rate - 20.0 / 2.25).abs() < 1e-9, "{rate}");
+        assert!((rate - 20.0 / 2.0).abs() < 1e-9, "{rate}");
         assert_eq!(sum_count(&m, "lease_latency_seconds"), (0.25, 1.0));
         assert_eq!(sum_count(&m, "result_latency_seconds"), (2.0, 1.0));
     }
