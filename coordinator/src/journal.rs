@@ -16,6 +16,7 @@
 use crate::scheduler::JobId;
 use crate::store::{self, Store};
 use chirpfarm_proto::v1;
+use prometheus_client::metrics::histogram::Histogram;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -85,10 +86,12 @@ pub struct Journal {
 impl Journal {
     /// Starts the writer thread over `store`; `on_done` receives each batch's completions.
     /// `max_batch` 1 writes and syncs every record on its own (for comparison benchmarks).
+    /// `write_seconds` observes how long each write (with its fsync) takes.
     pub fn start(
         store: Store,
         max_batch: usize,
         on_done: impl Fn(Vec<Completion>) + Send + 'static,
+        write_seconds: Histogram,
     ) -> io::Result<Journal> {
         let (tx, rx) = mpsc::channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -100,6 +103,7 @@ impl Journal {
                     store,
                     known_len: HashMap::new(),
                     failed_bytes: HashMap::new(),
+                    write_seconds,
                 }
                 .run(rx, max_batch.clamp(1, MAX_BATCH), counter, on_done)
             })?;
@@ -151,6 +155,8 @@ struct Writer {
     known_len: HashMap<JobId, u64>,
     /// Bytes of each job's last failed batch: the size its probe must manage to write.
     failed_bytes: HashMap<JobId, u64>,
+    /// Observes each append's duration (`chirpfarm_journal_write_seconds`).
+    write_seconds: Histogram,
 }
 
 impl Writer {
@@ -219,7 +225,10 @@ impl Writer {
                 let block = store::encode_block(task, *block, &mut bytes);
                 kept.push((task, Box::new(block)));
             }
-            match self.append(job, &bytes) {
+            let began = std::time::Instant::now();
+            let written = self.append(job, &bytes);
+            self.write_seconds.observe(began.elapsed().as_secs_f64());
+            match written {
                 Ok(()) => {
                     self.failed_bytes.remove(&job);
                     out.extend(kept.into_iter().map(|(task, block)| Completion::Stored {

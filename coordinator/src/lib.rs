@@ -22,6 +22,9 @@
 //! * [`chunk`]: automatic task sizing.
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
+//! * [`metrics`]: the Prometheus registry, and the observer that times leases and results from
+//!   the scheduler's steps; [`http`]: the optional HTTP endpoint serving `/metrics`, the status
+//!   page and its JSON (`--http`).
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
 //! * [`security`]: tokens per role, TLS, limits, and the refusal to expose a coordinator
 //!   without them; [`conn`]: accepting connections (handshake deadline, cap, accept back-off);
@@ -33,10 +36,12 @@ pub mod chunk;
 pub mod client_service;
 pub mod conn;
 pub mod datadir;
+pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod journal;
 pub mod limits;
+pub mod metrics;
 pub mod plaintext;
 pub mod record;
 pub mod recover;

@@ -64,9 +64,16 @@ struct Args {
     #[arg(long, env = "CHIRPFARM_CLIENT_CA", requires = "tls_cert")]
     client_ca: Option<PathBuf>,
     /// Allow listening on an address other than loopback without TLS and tokens (a trusted
-    /// network, or TLS ended by a proxy in front).
+    /// network, or TLS ended by a proxy in front); also allows --http there without tokens.
     #[arg(long)]
     insecure: bool,
+    /// Serve Prometheus metrics (GET /metrics) and a live status page (GET /, its JSON at
+    /// /api/status) over plain HTTP on this address, e.g. 127.0.0.1:9464; port 0 picks a free
+    /// port (the URL is logged). Off by default. With client tokens every path needs one:
+    /// `Authorization: Bearer <token>`, or open /?token=<token> once in a browser (kept in an
+    /// HttpOnly cookie). An address other than loopback needs tokens (or --insecure).
+    #[arg(long, env = "CHIRPFARM_HTTP", value_name = "ADDR")]
+    http: Option<String>,
     /// Seconds a new connection may take to make its first request (TLS handshake, HTTP/2
     /// preface, first call) before it is closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
@@ -229,6 +236,22 @@ async fn main() -> ExitCode {
         eprintln!("error: {problem}");
         return ExitKind::BadInput.into();
     }
+    let http_addrs: Vec<std::net::SocketAddr> = match &args.http {
+        None => Vec::new(),
+        Some(a) => match tokio::net::lookup_host(a).await {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                eprintln!("error: cannot serve --http on {a}: {e}");
+                return ExitKind::BadInput.into();
+            }
+        },
+    };
+    if let Some(exposed) = http_addrs.iter().find(|a| !a.ip().is_loopback()) {
+        if security.effective_access().client.is_empty() && !args.insecure {
+            eprintln!("error: refusing to serve --http on {exposed} without a client token: anyone who can reach it could read every job and worker. Add --client-token-file or --token-file, serve it on 127.0.0.1, or pass --insecure if the network itself is trusted");
+            return ExitKind::BadInput.into();
+        }
+    }
     let config = CoordinatorConfig {
         scheduler: Config {
             heartbeat_timeout_ms: (args.heartbeat_timeout * 1000.0) as u64,
@@ -273,6 +296,16 @@ async fn main() -> ExitCode {
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    let http = match &args.http {
+        None => None,
+        Some(a) => match tokio::net::TcpListener::bind(&http_addrs[..]).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("error: cannot serve --http on {a}: {e}");
+                return ExitCode::from(1);
+            }
+        },
+    };
     let access = security.effective_access();
     // The URL clients and workers pass as --coordinator (the scheme says TLS or not).
     let scheme = if security.tls.is_some() {
@@ -280,6 +313,22 @@ async fn main() -> ExitCode {
     } else {
         "http"
     };
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = http.map(|l| {
+        let url = l
+            .local_addr()
+            .map(|a| format!("http://{a}/"))
+            .unwrap_or_default();
+        tracing::info!(url = %url, "status page and metrics at {url} (/metrics)");
+        tokio::spawn(chirpfarm_coordinator::http::serve(
+            l,
+            coord.clone(),
+            access.clone(),
+            async move {
+                let _ = http_stopped.await;
+            },
+        ))
+    });
     tracing::info!(
         address = %addr,
         tls = security.tls.is_some(),
@@ -288,14 +337,23 @@ async fn main() -> ExitCode {
         worker_certificates = access.worker_cert_required,
         "chirpfarm-coordinator listening on {scheme}://{addr}"
     );
-    match chirpfarm_coordinator::serve_coordinator(
+    let served = chirpfarm_coordinator::serve_coordinator(
         coord,
         listener,
         security,
         chirpfarm_proto::shutdown::signal(),
     )
-    .await
-    {
+    .await;
+    // The HTTP endpoint stays up while leases drain, and stops with the gRPC server.
+    let _ = stop_http.send(());
+    if let Some(task) = http {
+        match tokio::time::timeout(std::time::Duration::from_secs(5), task).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP endpoint failed"),
+            Err(_) => tracing::warn!("the HTTP endpoint did not stop within 5 s"),
+            Ok(_) => {}
+        }
+    }
+    match served {
         Ok(()) => {
             tracing::info!("coordinator stopped");
             ExitCode::SUCCESS

@@ -34,8 +34,14 @@ impl Coordinator {
         let recovered = store
             .load()
             .map_err(io_err("cannot read", dir.join("jobs")))?;
-        let journal = Journal::start(store.clone(), batch, coord.journal_callback())
-            .map_err(io_err("cannot start the journal thread for", dir.clone()))?;
+        let write_seconds = coord.lock().metrics.journal_write.clone();
+        let journal = Journal::start(
+            store.clone(),
+            batch,
+            coord.journal_callback(),
+            write_seconds,
+        )
+        .map_err(io_err("cannot start the journal thread for", dir.clone()))?;
         let mut inner = coord.lock();
         inner.sched = Scheduler::new(coord.config.scheduler).with_store_acks();
         inner.id_tag = 0;

@@ -128,6 +128,10 @@ pub struct Inner {
     pub journal: Option<Journal>,
     /// The data dir's lock, held while the coordinator lives.
     pub lock: Option<crate::datadir::DataDirLock>,
+    /// The Prometheus metrics (handles; the journal thread holds a clone).
+    pub metrics: crate::metrics::Metrics,
+    /// Latencies and throughput learnt from the scheduler's steps.
+    pub observer: crate::metrics::Observer,
 }
 
 /// The coordinator: cheap to clone (an `Arc` inside), shared by all services and timers.
@@ -168,6 +172,8 @@ impl Coordinator {
                 store: None,
                 journal: None,
                 lock: None,
+                metrics: crate::metrics::Metrics::new(config.data_dir.is_some()),
+                observer: crate::metrics::Observer::default(),
             })),
             started: Instant::now(),
             config: Arc::new(config),
@@ -271,10 +277,32 @@ pub(crate) fn apply_at(
     event: Event,
     mut payload: Option<v1::ResultBlock>,
 ) {
+    let seen = crate::metrics::Seen::of(&event);
+    let failures = |inner: &Inner| match seen {
+        crate::metrics::Seen::Failed { job, .. } => inner.sched.job_counts(job).map(|c| c.3),
+        _ => None,
+    };
+    let failures_before = failures(inner);
+    let units = payload.as_ref().map_or(0, result_units);
     let actions = inner.sched.handle(now, event);
+    let failed = failures(inner) > failures_before;
+    inner
+        .observer
+        .record(&inner.metrics, now, seen, &actions, units, failed);
     for action in actions {
         carry_out(inner, action, &mut payload);
     }
+}
+
+/// Template filterings in a result block: templates × signals, or × segments for a data
+/// search.
+fn result_units(block: &v1::ResultBlock) -> u64 {
+    let per_template = if block.data.is_some() {
+        block.segment_count as u64
+    } else {
+        block.signals.len() as u64
+    };
+    block.count as u64 * per_template.max(1)
 }
 
 /// Carries out one journal completion under the lock.

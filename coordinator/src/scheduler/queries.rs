@@ -69,6 +69,19 @@ impl Scheduler {
             .collect()
     }
 
+    /// A job's tasks by state: (pending, leased or being stored, done).
+    pub fn task_states(&self, job: JobId) -> Option<(u32, u32, u32)> {
+        self.jobs.get(&job).map(|j| {
+            j.tasks
+                .iter()
+                .fold((0, 0, 0), |(p, r, d), t| match t.state {
+                    TaskState::Pending => (p + 1, r, d),
+                    TaskState::Leased | TaskState::Storing => (p, r + 1, d),
+                    TaskState::Done => (p, r, d + 1),
+                })
+        })
+    }
+
     /// Forgets a finished job entirely (retention).
     pub fn forget_job(&mut self, job: JobId) {
         if self.jobs.get(&job).is_some_and(|j| j.state.is_final()) {
