@@ -56,6 +56,8 @@ pub enum Command {
     Cancel(CancelCmd),
     /// List the workers registered with the coordinator.
     Workers(Remote),
+    /// Check that a coordinator serves (gRPC health): exit 0 serving, 1 not serving, 3 unreachable.
+    Health(crate::health::HealthCmd),
     /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`
     /// reads, and the injection list beside it (<OUT>.injections.csv).
     Simulate(SimulateCmd),

@@ -13,6 +13,7 @@ mod data;
 mod data_output;
 mod embedded;
 mod error;
+mod health;
 mod injections;
 mod output;
 mod progress;
@@ -85,6 +86,7 @@ fn main() -> ExitCode {
             Command::Jobs(r) => commands::jobs(r).await,
             Command::Cancel(c) => commands::cancel(c).await,
             Command::Workers(r) => commands::workers(r).await,
+            Command::Health(c) => health::health(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
             Command::Bench(BenchCmd::Dispatch {
                 tasks,

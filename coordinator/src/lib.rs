@@ -22,6 +22,7 @@
 //! * [`chunk`]: automatic task sizing.
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
+//! * [`introspect`]: gRPC health checking and server reflection (no token: they reveal nothing).
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
 //! * [`security`]: tokens per role, TLS, limits, and the refusal to expose a coordinator
 //!   without them; [`conn`]: accepting connections (handshake deadline, cap, accept back-off);
@@ -34,6 +35,7 @@ pub mod client_service;
 pub mod conn;
 pub mod datadir;
 pub mod identity;
+pub mod introspect;
 pub mod jobs;
 pub mod journal;
 pub mod limits;
