@@ -38,6 +38,15 @@ struct ServiceDescriptor {
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A plaintext channel to `url`.
+async fn channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(url.to_string())
+        .unwrap()
+        .connect_timeout(WAIT)
+        .connect()
+        .await
+}
+
 /// A coordinator that requires a token, on 127.0.0.1: its URL, the stop handle, the server task.
 async fn start() -> (
     String,
@@ -63,7 +72,7 @@ async fn start() -> (
 }
 
 async fn check(url: &str, service: &str) -> Result<ServingStatus, tonic::Status> {
-    let mut c = HealthClient::connect(url.to_string()).await.unwrap();
+    let mut c = HealthClient::new(channel(url).await.unwrap());
     let r = tokio::time::timeout(
         WAIT,
         c.check(HealthCheckRequest {
@@ -77,9 +86,7 @@ async fn check(url: &str, service: &str) -> Result<ServingStatus, tonic::Status>
 
 /// Sends one reflection request and returns its answer.
 async fn reflect(url: &str, req: MessageRequest) -> MessageResponse {
-    let mut c = ServerReflectionClient::connect(url.to_string())
-        .await
-        .unwrap();
+    let mut c = ServerReflectionClient::new(channel(url).await.unwrap());
     let request = ServerReflectionRequest {
         host: String::new(),
         message_request: Some(req),
@@ -150,7 +157,7 @@ async fn health_and_reflection_answer_without_a_token() {
 #[tokio::test]
 async fn health_turns_not_serving_on_shutdown_then_the_server_stops() {
     let (url, stop, server) = start().await;
-    let mut c = HealthClient::connect(url.clone()).await.unwrap();
+    let mut c = HealthClient::new(channel(&url).await.unwrap());
     let mut watch = c
         .watch(HealthCheckRequest {
             service: String::new(),
@@ -179,6 +186,6 @@ async fn health_turns_not_serving_on_shutdown_then_the_server_stops() {
         .await
         .expect("the server stops in time")
         .unwrap();
-    let gone = HealthClient::connect(url.clone()).await;
+    let gone = channel(&url).await;
     assert!(gone.is_err(), "the port still answers after the stop");
 }
