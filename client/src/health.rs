@@ -31,7 +31,9 @@ pub struct HealthCmd {
 /// Checks the coordinator's health; `Ok` only when it serves.
 pub async fn health(cmd: HealthCmd) -> Result<(), CliError> {
     let url = cmd.remote.coordinator.as_deref().ok_or_else(|| {
-        CliError::Input("no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into())
+        CliError::Input(
+            "no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into(),
+        )
     })?;
     let tls = ClientTls::from_files(cmd.remote.ca_file.as_deref(), None, None)
         .map_err(CliError::Input)?;
@@ -74,9 +76,9 @@ pub async fn health(cmd: HealthCmd) -> Result<(), CliError> {
         ServingStatus::NotServing => Err(CliError::Failed(format!(
             "{what} is not serving (it is shutting down)"
         ))),
-        ServingStatus::Unknown | ServingStatus::ServiceUnknown => {
-            Err(CliError::Failed(format!("{what} does not know its state yet")))
-        }
+        ServingStatus::Unknown | ServingStatus::ServiceUnknown => Err(CliError::Failed(format!(
+            "{what} does not know its state yet"
+        ))),
     }
 }
 

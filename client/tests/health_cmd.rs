@@ -15,7 +15,14 @@ fn stderr(out: &Output) -> String {
 fn one_clear_line(out: &Output) {
     let e = stderr(out);
     assert_eq!(e.trim_end().lines().count(), 1, "{e}");
-    for internal in ["NotFound", "NOT_SERVING", "NotServing", "Code", "status:", "panicked"] {
+    for internal in [
+        "NotFound",
+        "NOT_SERVING",
+        "NotServing",
+        "Code",
+        "status:",
+        "panicked",
+    ] {
         assert!(!e.contains(internal), "{internal} in {e}");
     }
 }
@@ -45,10 +52,23 @@ fn exit_codes_follow_the_coordinator() {
         assert_eq!(out.status.code(), Some(0), "{service}: {}", stderr(&out));
     }
     // ...while the chirpfarm services still want it.
-    assert_eq!(chirpfarm(&["jobs", "--coordinator", &url]).status.code(), Some(2));
-    let out = chirpfarm(&["health", "--coordinator", &url, "--service", "no.such.Service"]);
+    assert_eq!(
+        chirpfarm(&["jobs", "--coordinator", &url]).status.code(),
+        Some(2)
+    );
+    let out = chirpfarm(&[
+        "health",
+        "--coordinator",
+        &url,
+        "--service",
+        "no.such.Service",
+    ]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("does not know that service"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not know that service"),
+        "{}",
+        stderr(&out)
+    );
     one_clear_line(&out);
 
     // Draining: a stopped worker holds leases, so SIGTERM leaves the coordinator draining (up
@@ -83,11 +103,18 @@ fn exit_codes_follow_the_coordinator() {
         if out.status.code() != Some(0) {
             break out;
         }
-        assert!(Instant::now() < deadline, "health stayed SERVING after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "health stayed SERVING after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(draining.status.code(), Some(1), "{}", stderr(&draining));
-    assert!(stderr(&draining).contains("is not serving"), "{}", stderr(&draining));
+    assert!(
+        stderr(&draining).contains("is not serving"),
+        "{}",
+        stderr(&draining)
+    );
     one_clear_line(&draining);
     held.signal(18);
     drop(held);

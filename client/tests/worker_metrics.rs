@@ -41,11 +41,18 @@ fn worker_with_metrics(url: &str) -> (Proc, String) {
 fn get(addr: &str, path: &str) -> (String, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// The value of the sample named exactly `name` (with its labels, if any).
@@ -79,7 +86,7 @@ fn counters_match_the_work_done() {
     let (_worker, addr) = worker_with_metrics(&url);
     wait_workers(&url, 1);
     let bank = 94.0; // the seed bank 0.8:1.74:0.01
-    // Registered as the coordinator sees it; the worker flips its gauge a moment later.
+                     // Registered as the coordinator sees it; the worker flips its gauge a moment later.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let before = loop {
         let (status, text) = get(&addr, "/metrics");
@@ -87,7 +94,10 @@ fn counters_match_the_work_done() {
         if value(&text, "chirpfarm_worker_connected") == 1.0 {
             break text;
         }
-        assert!(std::time::Instant::now() < deadline, "never connected:\n{text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never connected:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(value(&before, "chirpfarm_worker_tasks_leased_total"), 0.0);
@@ -98,30 +108,65 @@ fn counters_match_the_work_done() {
     assert!(tasks >= 1.0);
     assert_eq!(value(&first, "chirpfarm_worker_tasks_leased_total"), tasks);
     assert_eq!(value(&first, "chirpfarm_worker_tasks_failed_total"), 0.0);
-    assert_eq!(value(&first, "chirpfarm_worker_task_compute_seconds_count"), tasks);
-    assert_eq!(value(&first, "chirpfarm_worker_templates_filtered_total"), bank * 2.0);
-    assert_eq!(value(&first, "chirpfarm_worker_templates_generated_total"), bank);
-    assert_eq!(value(&first, "chirpfarm_worker_cache_misses_total{cache=\"template\"}"), bank);
-    assert_eq!(value(&first, "chirpfarm_worker_cache_entries{cache=\"template\"}"), bank);
+    assert_eq!(
+        value(&first, "chirpfarm_worker_task_compute_seconds_count"),
+        tasks
+    );
+    assert_eq!(
+        value(&first, "chirpfarm_worker_templates_filtered_total"),
+        bank * 2.0
+    );
+    assert_eq!(
+        value(&first, "chirpfarm_worker_templates_generated_total"),
+        bank
+    );
+    assert_eq!(
+        value(
+            &first,
+            "chirpfarm_worker_cache_misses_total{cache=\"template\"}"
+        ),
+        bank
+    );
+    assert_eq!(
+        value(&first, "chirpfarm_worker_cache_entries{cache=\"template\"}"),
+        bank
+    );
     assert!(value(&first, "chirpfarm_worker_cache_bytes{cache=\"template\"}") > 0.0);
     assert_eq!(value(&first, "chirpfarm_worker_tasks_in_flight"), 0.0);
     assert_eq!(value(&first, "chirpfarm_worker_reconnects_total"), 0.0);
 
     // The same search again: every template comes from the cache.
-    let hits_before = value(&first, "chirpfarm_worker_cache_hits_total{cache=\"template\"}");
+    let hits_before = value(
+        &first,
+        "chirpfarm_worker_cache_hits_total{cache=\"template\"}",
+    );
     search(&url);
     let (_, second) = get(&addr, "/metrics");
-    assert_eq!(value(&second, "chirpfarm_worker_templates_filtered_total"), bank * 4.0);
-    assert_eq!(value(&second, "chirpfarm_worker_templates_generated_total"), bank);
-    let hits = value(&second, "chirpfarm_worker_cache_hits_total{cache=\"template\"}");
+    assert_eq!(
+        value(&second, "chirpfarm_worker_templates_filtered_total"),
+        bank * 4.0
+    );
+    assert_eq!(
+        value(&second, "chirpfarm_worker_templates_generated_total"),
+        bank
+    );
+    let hits = value(
+        &second,
+        "chirpfarm_worker_cache_hits_total{cache=\"template\"}",
+    );
     assert!(hits - hits_before >= bank, "{hits_before} -> {hits}");
 
     // Read-only: nothing else is served.
     let (status, _) = get(&addr, "/");
     assert!(status.contains(" 404 "), "{status}");
     let mut post = std::net::TcpStream::connect(&addr).unwrap();
-    post.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(post, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    post.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        post,
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut answer = String::new();
     post.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
@@ -161,11 +206,19 @@ fn a_metrics_address_in_use_is_one_clear_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let out = Command::new(bin("chirpfarm-worker"))
-        .args(["--coordinator", "http://127.0.0.1:1", "--metrics-listen", &addr])
+        .args([
+            "--coordinator",
+            "http://127.0.0.1:1",
+            "--metrics-listen",
+            &addr,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("cannot serve metrics on") && e.contains(&addr), "{e}");
+    assert!(
+        e.contains("cannot serve metrics on") && e.contains(&addr),
+        "{e}"
+    );
     assert!(!e.contains("panicked"), "{e}");
 }

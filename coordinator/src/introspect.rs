@@ -47,7 +47,9 @@ impl Health {
     pub async fn new() -> (
         Health,
         InterceptedService<
-            tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+            tonic_health::pb::health_server::HealthServer<
+                impl tonic_health::pb::health_server::Health,
+            >,
             Open,
         >,
     ) {
@@ -57,7 +59,10 @@ impl Health {
                 .set_service_status(name, ServingStatus::Serving)
                 .await;
         }
-        (Health { reporter }, InterceptedService::new(service, open()))
+        (
+            Health { reporter },
+            InterceptedService::new(service, open()),
+        )
     }
 
     /// Reports every service NOT_SERVING: the coordinator is draining and takes no new work.

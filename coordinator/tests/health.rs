@@ -91,11 +91,14 @@ async fn reflect(url: &str, req: MessageRequest) -> MessageResponse {
         host: String::new(),
         message_request: Some(req),
     };
-    let mut answers = tokio::time::timeout(WAIT, c.server_reflection_info(tokio_stream::iter([request])))
-        .await
-        .expect("reflection answered in time")
-        .expect("reflection needs no token")
-        .into_inner();
+    let mut answers = tokio::time::timeout(
+        WAIT,
+        c.server_reflection_info(tokio_stream::iter([request])),
+    )
+    .await
+    .expect("reflection answered in time")
+    .expect("reflection needs no token")
+    .into_inner();
     let first = tokio::time::timeout(WAIT, answers.message())
         .await
         .expect("an answer in time")
@@ -116,7 +119,11 @@ async fn health_and_reflection_answer_without_a_token() {
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
     // ...while health answers for the server and both services.
     for service in ["", "chirpfarm.v1.Client", "chirpfarm.v1.WorkerSession"] {
-        assert_eq!(check(&url, service).await.unwrap(), ServingStatus::Serving, "{service:?}");
+        assert_eq!(
+            check(&url, service).await.unwrap(),
+            ServingStatus::Serving,
+            "{service:?}"
+        );
     }
     let unknown = check(&url, "no.such.Service").await.unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -128,7 +135,11 @@ async fn health_and_reflection_answer_without_a_token() {
         panic!("not a service list");
     };
     let names: Vec<&str> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for expected in ["chirpfarm.v1.Client", "chirpfarm.v1.WorkerSession", "grpc.health.v1.Health"] {
+    for expected in [
+        "chirpfarm.v1.Client",
+        "chirpfarm.v1.WorkerSession",
+        "grpc.health.v1.Health",
+    ] {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
     // ...and resolves the file that declares them.
@@ -150,8 +161,15 @@ async fn health_and_reflection_answer_without_a_token() {
         .find(|f| f.package.as_deref() == Some("chirpfarm.v1"))
         .expect("the chirpfarm.v1 file");
     assert_eq!(file.name.as_deref(), Some("chirpfarm.proto"));
-    let services: Vec<&str> = file.service.iter().filter_map(|s| s.name.as_deref()).collect();
-    assert!(services.contains(&"Client") && services.contains(&"WorkerSession"), "{services:?}");
+    let services: Vec<&str> = file
+        .service
+        .iter()
+        .filter_map(|s| s.name.as_deref())
+        .collect();
+    assert!(
+        services.contains(&"Client") && services.contains(&"WorkerSession"),
+        "{services:?}"
+    );
 }
 
 #[tokio::test]
@@ -180,7 +198,9 @@ async fn health_turns_not_serving_on_shutdown_then_the_server_stops() {
         .unwrap();
     assert_eq!(next.status(), ServingStatus::NotServing);
     // The watch ends, and with it the server (a watcher does not hold up the stop).
-    let end = tokio::time::timeout(WAIT, watch.next()).await.expect("the watch ends in time");
+    let end = tokio::time::timeout(WAIT, watch.next())
+        .await
+        .expect("the watch ends in time");
     assert!(!matches!(end, Some(Ok(_))), "{end:?}");
     tokio::time::timeout(WAIT, server)
         .await

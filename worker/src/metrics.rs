@@ -86,21 +86,45 @@ impl Collector for Sources {
         )?)?;
         let caches = self.caches();
         let counters: [(&str, &str, fn(&CacheStats) -> u64); 3] = [
-            ("chirpfarm_worker_cache_hits", "Cache lookups that found their entry.", |s| s.hits),
-            ("chirpfarm_worker_cache_misses", "Cache lookups that did not find their entry.", |s| s.misses),
-            ("chirpfarm_worker_cache_evictions", "Cache entries removed to stay within the budget.", |s| s.evictions),
+            (
+                "chirpfarm_worker_cache_hits",
+                "Cache lookups that found their entry.",
+                |s| s.hits,
+            ),
+            (
+                "chirpfarm_worker_cache_misses",
+                "Cache lookups that did not find their entry.",
+                |s| s.misses,
+            ),
+            (
+                "chirpfarm_worker_cache_evictions",
+                "Cache entries removed to stay within the budget.",
+                |s| s.evictions,
+            ),
         ];
         for (name, help, pick) in counters {
-            let mut family =
-                encoder.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
+            let mut family = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                ConstCounter::new(0u64).metric_type(),
+            )?;
             for c in &caches {
                 ConstCounter::new(pick(&c.stats))
                     .encode(family.encode_family(&[("cache", c.name)])?)?;
             }
         }
         let gauges: [(&str, &str, fn(&CacheReading) -> i64); 2] = [
-            ("chirpfarm_worker_cache_bytes", "Bytes held by each cache.", |c| c.bytes as i64),
-            ("chirpfarm_worker_cache_entries", "Entries held by each cache.", |c| c.entries as i64),
+            (
+                "chirpfarm_worker_cache_bytes",
+                "Bytes held by each cache.",
+                |c| c.bytes as i64,
+            ),
+            (
+                "chirpfarm_worker_cache_entries",
+                "Entries held by each cache.",
+                |c| c.entries as i64,
+            ),
         ];
         for (name, help, pick) in gauges {
             let mut family =
@@ -136,7 +160,10 @@ impl WorkerMetrics {
             registry.register(name, help, c.clone());
             c
         };
-        let leased = counter("chirpfarm_worker_tasks_leased", "Tasks leased to this worker.");
+        let leased = counter(
+            "chirpfarm_worker_tasks_leased",
+            "Tasks leased to this worker.",
+        );
         let completed = counter(
             "chirpfarm_worker_tasks_completed",
             "Tasks computed and reported with a result.",

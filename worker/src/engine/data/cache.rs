@@ -7,8 +7,8 @@
 //! out an `Arc` and the lock is held only for the map operation.
 
 use super::grid::DataGrid;
-use crate::engine::counters::{CacheCounters, CacheStats};
 use super::BankTemplate;
+use crate::engine::counters::{CacheCounters, CacheStats};
 use chirpfarm_core::Approximant;
 use num_complex::Complex64;
 use std::collections::{BTreeMap, HashMap};
