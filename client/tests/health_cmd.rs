@@ -73,7 +73,7 @@ fn exit_codes_follow_the_coordinator() {
 
     // Draining: a stopped worker holds leases, so SIGTERM leaves the coordinator draining (up
     // to --shutdown-grace), and health says so.
-    let mut held = worker(&url, "held", 1, &["--token-file", &tok]);
+    let held = worker(&url, "held", 1, &["--token-file", &tok]);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = chirpfarm(&["workers", "--coordinator", &url, "--token-file", &tok]);
