@@ -88,6 +88,8 @@ fn open() -> Open {
     Speaking(admit as fn(Request<()>) -> Result<Request<()>, Status>)
 }
 
+// The two services' types are named in full: tonic-reflection returns them as `impl` types.
+#[allow(clippy::type_complexity)]
 /// Builds reflection over the chirpfarm and health descriptors, v1 and v1alpha, or says why it
 /// could not (only a build defect in the embedded descriptors can make it fail).
 pub fn reflection() -> Result<
