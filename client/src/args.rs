@@ -134,6 +134,8 @@ pub enum Command {
     /// List the workers registered with the coordinator.
     #[command(after_help = WORKERS_EXAMPLES)]
     Workers(WorkersCmd),
+    /// Check that a coordinator serves (gRPC health): exit 0 serving, 1 not serving, 3 unreachable.
+    Health(crate::health::HealthCmd),
     /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`
     /// reads, and the injection list beside it (<OUT>.injections.csv).
     #[command(after_help = SIMULATE_EXAMPLES)]

@@ -19,6 +19,7 @@ mod data;
 mod data_output;
 mod embedded;
 mod error;
+mod health;
 mod injections;
 mod listings;
 mod output;
@@ -130,6 +131,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Jobs(r) => commands::jobs(r).await,
             Command::Cancel(c) => commands::cancel(c).await,
             Command::Workers(r) => commands::workers(r).await,
+            Command::Health(c) => health::health(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
             Command::Bench(BenchCmd::Dispatch {
                 tasks,

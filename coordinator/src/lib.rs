@@ -25,6 +25,7 @@
 //! * [`metrics`]: the Prometheus registry, and the observer that times leases and results from
 //!   the scheduler's steps; [`http`]: the optional HTTP endpoint serving `/metrics`, the status
 //!   page and its JSON (`--http`).
+//! * [`introspect`]: gRPC health checking and server reflection (no token: they reveal nothing).
 //! * [`server`]: one listener, both services, the heartbeat timer, graceful shutdown.
 //! * [`security`]: tokens per role, TLS, limits, and the refusal to expose a coordinator
 //!   without them; [`conn`]: accepting connections (handshake deadline, cap, accept back-off);
@@ -38,6 +39,7 @@ pub mod conn;
 pub mod datadir;
 pub mod http;
 pub mod identity;
+pub mod introspect;
 pub mod jobs;
 pub mod journal;
 pub mod limits;

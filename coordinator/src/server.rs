@@ -1,5 +1,6 @@
-//! Runs the coordinator's gRPC server: both services on one listener, the heartbeat timer, and a
-//! graceful stop when the shutdown future resolves.
+//! Runs the coordinator's gRPC server: both services on one listener (with gRPC health and
+//! reflection beside them, [`crate::introspect`]), the heartbeat timer, and a graceful stop when
+//! the shutdown future resolves.
 
 use crate::client_service::ClientService;
 use crate::conn::Speaking;
@@ -79,6 +80,14 @@ pub async fn serve_coordinator(
     let (accepted, _stats) =
         crate::conn::incoming(listener, security.limits, security.tls.is_some());
     let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
+    let (mut health, health_service) = crate::introspect::Health::new().await;
+    let (reflect_v1, reflect_v1alpha) = match crate::introspect::reflection() {
+        Ok((a, b)) => (Some(a), Some(b)),
+        Err(e) => {
+            tracing::warn!("server reflection unavailable: {e}");
+            (None, None)
+        }
+    };
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &security.tls {
         builder = builder.tls_config(tls.config(&security.limits))?;
@@ -89,10 +98,15 @@ pub async fn serve_coordinator(
         .http2_keepalive_timeout(Some(Duration::from_secs(20)))
         .add_service(InterceptedService::new(clients, Speaking(client_gate)))
         .add_service(InterceptedService::new(workers, Speaking(worker_gate)))
+        .add_service(health_service)
+        .add_optional_service(reflect_v1)
+        .add_optional_service(reflect_v1alpha)
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
+            health.draining().await;
             tracing::info!("shutting down: no new submissions; letting running tasks finish");
             coord.shutdown().await;
+            health.stopped().await;
         })
         .await;
     ticker.abort();

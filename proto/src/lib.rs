@@ -15,6 +15,12 @@ pub mod v1 {
     tonic::include_proto!("chirpfarm.v1");
 }
 
+/// The encoded `FileDescriptorSet` of `chirpfarm.proto` (every `chirpfarm.v1` service and
+/// message), for gRPC server reflection: generic clients such as grpcurl list and call the
+/// services without a copy of the `.proto` file.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/chirpfarm_descriptor.bin"));
+
 pub mod auth;
 pub mod connect;
 mod convert;

@@ -13,6 +13,7 @@ use crate::data_cache::DataCache;
 use crate::engine::data::DataEngine;
 use crate::engine::Engine;
 use crate::lease::{Compute, Done, Jobs};
+use crate::metrics::{Sources, WorkerMetrics};
 use crate::session::{Effect, Profile, WorkerSession};
 use chirpfarm_proto::v1;
 use chirpfarm_proto::v1::coordinator_message::Msg as In;
@@ -54,6 +55,9 @@ pub struct WorkerConfig {
     /// Benchmark mode: answer every lease at once with zeros, without computing (measures the
     /// coordinator's dispatch overhead).
     pub noop: bool,
+    /// Where to serve `GET /metrics` (Prometheus), if anywhere; port 0 picks a free port (the
+    /// bound address is logged).
+    pub metrics_listen: Option<String>,
 }
 
 impl WorkerConfig {
@@ -76,6 +80,7 @@ impl WorkerConfig {
             shutdown_grace: Duration::from_secs(30),
             max_backoff: Duration::from_secs(5),
             noop: false,
+            metrics_listen: None,
         }
     }
 }
@@ -99,6 +104,9 @@ pub enum DaemonError {
     /// The coordinator URL is malformed, or does not match the TLS settings.
     #[error("{1}")]
     BadAddress(String, String),
+    /// The `--metrics-listen` address cannot be bound.
+    #[error("cannot serve metrics on {0}: {1}")]
+    MetricsListen(String, String),
 }
 
 impl DaemonError {
@@ -107,7 +115,9 @@ impl DaemonError {
     pub fn kind(&self) -> chirpfarm_core::ExitKind {
         use chirpfarm_core::ExitKind;
         match self {
-            DaemonError::Denied(_) | DaemonError::BadAddress(..) => ExitKind::BadInput,
+            DaemonError::Denied(_) | DaemonError::BadAddress(..) | DaemonError::MetricsListen(..) => {
+                ExitKind::BadInput
+            }
             DaemonError::Refused(_) => ExitKind::Unreachable,
             DaemonError::Pool(_) => ExitKind::Failure,
         }
@@ -170,13 +180,33 @@ pub async fn run_with(
 ) -> Result<(), DaemonError> {
     let endpoint = chirpfarm_proto::connect::endpoint(&config.coordinator, &config.tls)
         .map_err(|e| DaemonError::BadAddress(config.coordinator.clone(), e))?;
+    let sources = Sources {
+        engine: engine.clone(),
+        data_engine: Arc::new(DataEngine::new(config.cache_bytes)),
+        data_cache: Arc::new(DataCache::new(config.data_cache_bytes)),
+    };
+    let metrics = Arc::new(WorkerMetrics::new(
+        sources.clone(),
+        config.threads,
+        config.credits,
+    ));
+    if let Some(addr) = &config.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| DaemonError::MetricsListen(addr.clone(), e.to_string()))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| DaemonError::MetricsListen(addr.clone(), e.to_string()))?;
+        tracing::info!(address = %bound, "metrics listening on http://{bound}/metrics");
+        tokio::spawn(crate::metrics::serve(listener, metrics.clone()));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
     let mut backoff = Duration::from_millis(100);
-    let mut daemon = Daemon::new(&config, pool, engine, stop_rx.clone());
+    let mut daemon = Daemon::new(&config, pool, sources, metrics, stop_rx.clone());
     loop {
         daemon.collect_offline();
         if *stop_rx.borrow() {
@@ -191,10 +221,12 @@ pub async fn run_with(
             Err(e) => SessionEnd::Reconnect(e),
         };
         daemon.state.disconnected();
+        daemon.metrics.connected(false);
         daemon.collect_offline();
         match end {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Reconnect(why) => {
+                daemon.metrics.reconnecting();
                 if started.elapsed() > Duration::from_secs(10) {
                     backoff = Duration::from_millis(100);
                 }
@@ -223,6 +255,8 @@ struct Daemon<'a> {
     stop: tokio::sync::watch::Receiver<bool>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     draining_since: Option<Instant>,
+    /// What `/metrics` reports; recorded here, in the shell, never in the session.
+    metrics: Arc<WorkerMetrics>,
 }
 
 type OutTx = mpsc::UnboundedSender<v1::WorkerMessage>;
@@ -235,15 +269,17 @@ impl<'a> Daemon<'a> {
     fn new(
         config: &'a WorkerConfig,
         pool: Arc<rayon::ThreadPool>,
-        engine: Arc<Engine>,
+        sources: Sources,
+        metrics: Arc<WorkerMetrics>,
         stop: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let engine = sources.engine;
         let compute = Compute::new(
             pool,
             engine.clone(),
-            Arc::new(DataEngine::new(config.cache_bytes)),
-            Arc::new(DataCache::new(config.data_cache_bytes)),
+            sources.data_engine,
+            sources.data_cache,
             done_tx,
             config.token.clone(),
             config.noop,
@@ -258,6 +294,7 @@ impl<'a> Daemon<'a> {
             stop,
             done_rx,
             draining_since: None,
+            metrics,
         }
     }
 
@@ -299,6 +336,7 @@ impl<'a> Daemon<'a> {
                     self.jobs.add(j, |id| state.busy_with(id));
                 }
                 Effect::Start(l) => {
+                    self.metrics.leased();
                     let job = self.jobs.get(&l.job_id);
                     self.compute.start(l, job, self.channel.clone());
                 }
@@ -309,7 +347,17 @@ impl<'a> Daemon<'a> {
                 Effect::Reconnect(why) => return Some(SessionEnd::Reconnect(why)),
             }
         }
+        self.metrics.in_flight(self.state.running());
         None
+    }
+
+    /// A computation finished: counts it and hands its outcome to the session.
+    fn finished(&mut self, done: Done) -> Vec<Effect> {
+        self.compute.forget(&done.key);
+        self.metrics.finished(&done.msg, done.filtered);
+        let effects = self.state.finished(done.key, done.msg);
+        self.metrics.in_flight(self.state.running());
+        effects
     }
 
     /// One connection: register (re-attaching with in-flight work), then serve until it ends.
@@ -378,6 +426,7 @@ impl<'a> Daemon<'a> {
                 )))
             }
         };
+        self.metrics.connected(true);
         tracing::info!(worker = %self.state.worker_id(), coordinator = %self.config.coordinator, threads = self.config.threads, reattached = holding, "registered");
         let mut heartbeat = tokio::time::interval(heartbeat_every);
         let mut stop = self.stop.clone();
@@ -392,8 +441,7 @@ impl<'a> Daemon<'a> {
                 }
                 _ = stop.wait_for(|s| *s), if self.draining_since.is_none() => self.begin_drain(),
                 Some(done) = self.done_rx.recv() => {
-                    self.compute.forget(&done.key);
-                    let effects = self.state.finished(done.key, done.msg);
+                    let effects = self.finished(done);
                     if let Some(end) = self.carry_out(effects, &out_tx) {
                         return Ok(end);
                     }
@@ -415,8 +463,7 @@ impl<'a> Daemon<'a> {
     /// Collects outcomes that finish while disconnected, so they can be delivered later.
     fn collect_offline(&mut self) {
         while let Ok(done) = self.done_rx.try_recv() {
-            self.compute.forget(&done.key);
-            let _ = self.state.finished(done.key, done.msg);
+            let _ = self.finished(done);
         }
     }
 }

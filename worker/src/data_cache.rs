@@ -7,6 +7,7 @@
 //! running task holds any more go first (a running task keeps its entries alive through `Arc`s,
 //! so an eviction never pulls data from under it — the memory is freed when it finishes).
 
+use crate::engine::counters::{CacheCounters, CacheStats};
 use crate::engine::data::ConditionedSegment;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -64,6 +65,8 @@ struct Inner {
 pub struct DataCache {
     budget: usize,
     inner: Mutex<Inner>,
+    /// Hits, misses and evictions.
+    counters: CacheCounters,
 }
 
 impl DataCache {
@@ -72,6 +75,7 @@ impl DataCache {
         DataCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            counters: CacheCounters::default(),
         }
     }
 
@@ -84,10 +88,12 @@ impl DataCache {
         let mut inner = self.lock();
         inner.clock += 1;
         let now = inner.clock;
-        inner.map.get_mut(key).map(|(item, used)| {
+        let found = inner.map.get_mut(key).map(|(item, used)| {
             *used = now;
             item.clone()
-        })
+        });
+        self.counters.lookup(found.is_some());
+        found
     }
 
     /// Blob values, if cached.
@@ -132,6 +138,7 @@ impl DataCache {
             };
             if let Some((old, _)) = inner.map.remove(&victim) {
                 inner.bytes -= old.bytes();
+                self.counters.evicted();
             }
         }
     }
@@ -139,6 +146,11 @@ impl DataCache {
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    /// Hits, misses and evictions so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 
     /// Entries held.
@@ -173,5 +185,14 @@ mod tests {
         // Too big for the whole cache: not kept.
         c.insert(blob(5), DataItem::Values(Arc::new(vec![0.0; 1000])));
         assert!(c.values(&[5; 32]).is_none());
+        // Hits: 1, 1 again; misses: 2, 5; one eviction (2).
+        assert_eq!(
+            c.stats(),
+            CacheStats {
+                hits: 2,
+                misses: 2,
+                evictions: 1
+            }
+        );
     }
 }

@@ -119,6 +119,9 @@ pub struct Done {
     pub key: LeaseKey,
     /// Its outcome.
     pub msg: Out,
+    /// Matched filters it computed: templates × signals, or templates × segments for a data
+    /// search (0 when it failed or computed nothing), for `/metrics`.
+    pub filtered: u64,
 }
 
 /// Starts computations on the pool and stops them on request.
@@ -184,7 +187,11 @@ impl Compute {
             let signals = job.map(|j| j.spec.signals.len()).unwrap_or(0);
             let zeros = vec![vec![TemplateResult::default(); l.count as usize]; signals];
             let msg = result_message(key.clone(), Ok(Output::Signals(zeros)), 0.0, 0);
-            let _ = done_tx.send(Done { key, msg });
+            let _ = done_tx.send(Done {
+                key,
+                msg,
+                filtered: 0,
+            });
             return;
         }
         if let Some(Some(data)) = job.as_ref().map(|j| j.data.clone()) {
@@ -196,13 +203,21 @@ impl Compute {
         self.pool.spawn(move || {
             let t0 = Instant::now();
             let before = engine.templates_generated();
-            let outcome = match job {
-                None => Err(format!("no spec received for {}", l.job_id)),
-                Some(job) => run_lease(&engine, &job, l.start, l.count, &cancel),
+            let (outcome, signals) = match job {
+                None => (Err(format!("no spec received for {}", l.job_id)), 0),
+                Some(job) => (
+                    run_lease(&engine, &job, l.start, l.count, &cancel),
+                    job.spec.signals.len() as u64,
+                ),
+            };
+            let filtered = if outcome.is_ok() {
+                l.count as u64 * signals
+            } else {
+                0
             };
             let generated = engine.templates_generated().saturating_sub(before);
             let msg = result_message(key.clone(), outcome, t0.elapsed().as_secs_f64(), generated);
-            let _ = done_tx.send(Done { key, msg });
+            let _ = done_tx.send(Done { key, msg, filtered });
         });
     }
 
@@ -252,10 +267,15 @@ impl Compute {
                     })?
                     .map(|d| Output::Data(Box::new(d)))
                 });
+                let filtered = if outcome.is_ok() {
+                    l.count as u64 * l.segment_count as u64
+                } else {
+                    0
+                };
                 let generated = engine.templates_generated().saturating_sub(before);
                 let msg =
                     result_message(key.clone(), outcome, t0.elapsed().as_secs_f64(), generated);
-                let _ = done_tx.send(Done { key, msg });
+                let _ = done_tx.send(Done { key, msg, filtered });
             });
         });
     }

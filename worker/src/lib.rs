@@ -2,7 +2,7 @@
 //!
 //! The numerics of chirpfarm and the daemon that serves them to a coordinator: [`daemon`] (the
 //! I/O shell), [`session`] (the protocol as a sans-IO state machine), [`lease`] (running and
-//! revoking computations).
+//! revoking computations), [`metrics`] (Prometheus counters and the `/metrics` endpoint).
 //!
 //! A tour of [`engine`], the matched-filter engine:
 //!
@@ -26,4 +26,5 @@ pub mod data_cache;
 pub mod data_task;
 pub mod engine;
 pub mod lease;
+pub mod metrics;
 pub mod session;

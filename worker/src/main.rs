@@ -69,6 +69,13 @@ struct Args {
     /// Tasks to request ahead of time (at least 1).
     #[arg(long, default_value_t = 2, value_name = "TASKS")]
     credits: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9464; port 0 picks a free
+    /// port, logged). Off by default. The endpoint is read-only and shows only counts (tasks,
+    /// templates, cache use, connection state): no job data, names or tokens. Like other
+    /// Prometheus exporters it is open to whoever can reach ADDR, on any interface; bind it to
+    /// loopback or a private network if the counts themselves are sensitive.
+    #[arg(long, env = "CHIRPFARM_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Benchmarks only: answer every task at once with zeros, without computing.
     #[arg(long, hide = true)]
     noop: bool,
@@ -100,6 +107,7 @@ async fn main() -> ExitCode {
     }
     config.credits = args.credits;
     config.noop = args.noop;
+    config.metrics_listen = args.metrics_listen.filter(|a| !a.is_empty());
     if let Some(n) = args.name {
         config.name = n;
     }

@@ -139,6 +139,11 @@ impl Engine {
         self.cache.bytes()
     }
 
+    /// The template cache's hits, misses and evictions.
+    pub fn cache_stats(&self) -> crate::engine::CacheStats {
+        self.cache.stats()
+    }
+
     /// Templates generated (cache misses) since creation; tests and benchmarks use it to prove
     /// reuse.
     pub fn templates_generated(&self) -> u64 {

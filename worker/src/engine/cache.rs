@@ -6,6 +6,7 @@
 //! for the map operation, never while generating or filtering. The entry is convention
 //! independent (the physical convention's normalisation is a scalar stored alongside).
 
+use super::counters::{CacheCounters, CacheStats};
 use super::grid::NB;
 use super::template::NormTemplate;
 use num_complex::Complex64;
@@ -44,6 +45,8 @@ pub struct TemplateCache {
     budget: usize,
     /// The state.
     inner: Mutex<Inner>,
+    /// Hits, misses and evictions.
+    counters: CacheCounters,
 }
 
 impl TemplateCache {
@@ -52,6 +55,7 @@ impl TemplateCache {
         TemplateCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            counters: CacheCounters::default(),
         }
     }
 
@@ -68,7 +72,9 @@ impl TemplateCache {
         let inner = &mut *g;
         inner.tick += 1;
         let tick = inner.tick;
-        let e = inner.map.get_mut(&key)?;
+        let found = inner.map.get_mut(&key);
+        self.counters.lookup(found.is_some());
+        let e = found?;
         inner.order.remove(&e.tick);
         e.tick = tick;
         inner.order.insert(tick, key);
@@ -98,6 +104,7 @@ impl TemplateCache {
             };
             if inner.map.remove(&old_key).is_some() {
                 inner.bytes -= TEMPLATE_BYTES;
+                self.counters.evicted();
             }
         }
         true
@@ -121,6 +128,11 @@ impl TemplateCache {
     /// The byte budget.
     pub fn budget(&self) -> usize {
         self.budget
+    }
+
+    /// Hits, misses and evictions so far ([`TemplateCache::contains`] is not a lookup).
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 
     /// Whether `mc` is cached (without touching its recency).
@@ -156,6 +168,15 @@ mod tests {
         c.insert(fake(4.0));
         assert_eq!(c.bytes(), 3 * TEMPLATE_BYTES);
         assert!(c.bytes() <= c.budget());
+        // get(1.0) hit; 2.0 was evicted by 4.0.
+        assert_eq!(
+            c.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 0,
+                evictions: 1
+            }
+        );
     }
 
     #[test]

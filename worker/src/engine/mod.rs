@@ -9,6 +9,7 @@
 //! | [`fused`] | our c2r of length 2^17, fused with the multiply and the max scan (AVX-512/AVX2/scalar) |
 //! | `dispatch` | the one run-time CPU-feature detection: the instruction-set level every hot loop runs at |
 //! | [`cache`] | a bounded LRU cache of normalised templates |
+//! | [`counters`] | hit, miss and eviction counts of every worker cache (for `/metrics`) |
 //! | [`slab`] | huge-page-backed template slots, reused after eviction (no page faults once warm) |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
 //! | [`data`] | the matched filter over real strain data (PyCBC parity): [`data::DataEngine`] |
@@ -26,6 +27,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod counters;
 pub mod data;
 mod dispatch;
 pub mod filter;
@@ -39,6 +41,7 @@ pub mod trig;
 
 pub use batch::Engine;
 pub use cache::{TemplateCache, TEMPLATE_BYTES};
+pub use counters::{CacheCounters, CacheStats};
 pub use filter::{bench_per_template_seconds, lag_seconds, maxsnr, maxsnr_physical, SingleFilter};
 pub use grid::{DF, DT, FMIN, K0, MSUN, N, NB, NF};
 pub use template::{normsq, normtemplate, signal, template, NormTemplate};

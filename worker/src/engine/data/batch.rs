@@ -267,6 +267,11 @@ impl DataEngine {
         self.cache.bytes()
     }
 
+    /// The band-template cache's hits, misses and evictions.
+    pub fn cache_stats(&self) -> crate::engine::CacheStats {
+        self.cache.stats()
+    }
+
     /// Templates generated (cache misses) since creation.
     pub fn templates_generated(&self) -> u64 {
         self.generated.load(Ordering::Relaxed)

@@ -8,6 +8,7 @@
 
 use super::grid::DataGrid;
 use super::BankTemplate;
+use crate::engine::counters::{CacheCounters, CacheStats};
 use chirpfarm_core::Approximant;
 use num_complex::Complex64;
 use std::collections::{BTreeMap, HashMap};
@@ -95,6 +96,8 @@ pub struct BandCache {
     budget: usize,
     /// The state.
     inner: Mutex<Inner>,
+    /// Hits, misses and evictions.
+    counters: CacheCounters,
 }
 
 impl BandCache {
@@ -103,6 +106,7 @@ impl BandCache {
         BandCache {
             budget,
             inner: Mutex::new(Inner::default()),
+            counters: CacheCounters::default(),
         }
     }
 
@@ -117,7 +121,9 @@ impl BandCache {
         let inner = &mut *g;
         inner.tick += 1;
         let tick = inner.tick;
-        let e = inner.map.get_mut(key)?;
+        let found = inner.map.get_mut(key);
+        self.counters.lookup(found.is_some());
+        let e = found?;
         inner.order.remove(&e.tick);
         e.tick = tick;
         inner.order.insert(tick, *key);
@@ -147,6 +153,7 @@ impl BandCache {
             };
             if let Some(old) = inner.map.remove(&old_key) {
                 inner.bytes -= entry_bytes(&old.band);
+                self.counters.evicted();
             }
         }
         true
@@ -165,6 +172,11 @@ impl BandCache {
     /// Bytes accounted to cached templates (≤ the budget).
     pub fn bytes(&self) -> usize {
         self.lock().bytes
+    }
+
+    /// Hits, misses and evictions so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 }
 
@@ -190,6 +202,14 @@ mod tests {
         c.insert(TemplateKey::new(3.0, &g1), band(100));
         assert!(c.get(&TemplateKey::new(1.0, &g2)).is_none());
         assert_eq!(c.bytes(), 3 * one);
+        assert_eq!(
+            c.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 1,
+                evictions: 1
+            }
+        );
         // A bigger entry evicts as many as needed.
         c.insert(TemplateKey::new(4.0, &g1), band(250));
         assert!(c.bytes() <= 3 * one && c.len() == 1);
