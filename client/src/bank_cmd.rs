@@ -13,6 +13,8 @@ use chirpfarm_bank::place::{place, PlaceSpec};
 use chirpfarm_bank::region::{MassRange, Region};
 use chirpfarm_bank::BankError;
 use clap::Args;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -190,7 +192,7 @@ fn make(c: &BankCmd) -> Result<(), CliError> {
         if to_stdout {
             eprintln!("{j}");
         } else {
-            println!("{j}");
+            crate::stdout::line(&j.to_string())?;
         }
     } else {
         let line = format!(
@@ -204,7 +206,7 @@ fn make(c: &BankCmd) -> Result<(), CliError> {
         if to_stdout {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            crate::stdout::line(&line)?;
         }
     }
     Ok(())
@@ -291,10 +293,12 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
             "psd": psd, "seed": c.seed, "nearest": c.nearest, "seconds": seconds, "computed": where_,
             "summary": summary, "injections": inj,
         });
-        println!("{j}");
-        return Ok(());
+        return crate::stdout::line(&j.to_string());
     }
-    println!(
+    // One write at the end: a closed stdout (`| head`) ends quietly (crate::stdout).
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "fitting factors of {} TaylorF2 signals ({}, seed {}) against {} ({} templates; exact matches with the {} nearest by metric distance), PSD {psd}, {f_low}-{f_high} Hz",
         inj.len(),
         region.describe(),
@@ -303,13 +307,15 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
         bank.len(),
         c.nearest
     );
-    println!(
+    let _ = writeln!(
+        text,
         "FF >= {mm}: {:.1} %   minimum {:.4}   mean {:.4}",
         100.0 * summary.fraction_above,
         summary.min,
         summary.mean
     );
-    println!(
+    let _ = writeln!(
+        text,
         "percentile  {}",
         summary
             .percentiles
@@ -317,7 +323,8 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
             .map(|(p, _)| format!("{:>7}", format!("{p}%")))
             .collect::<String>()
     );
-    println!(
+    let _ = writeln!(
+        text,
         "FF          {}",
         summary
             .percentiles
@@ -327,15 +334,19 @@ fn check(c: &BankCmd, path: PathBuf) -> Result<(), CliError> {
     );
     let mut worst: Vec<&Injection> = inj.iter().collect();
     worst.sort_by(|a, b| a.fitting_factor.total_cmp(&b.fitting_factor));
-    println!("lowest:     mass1    mass2       FF   metric prediction");
+    let _ = writeln!(
+        text,
+        "lowest:     mass1    mass2       FF   metric prediction"
+    );
     for w in worst.iter().take(5) {
-        println!(
+        let _ = writeln!(
+            text,
             "         {:>8.4} {:>8.4} {:>8.4} {:>8.4}",
             w.mass1, w.mass2, w.fitting_factor, w.metric_match
         );
     }
-    println!("{seconds:.2} s ({where_})");
-    Ok(())
+    let _ = writeln!(text, "{seconds:.2} s ({where_})");
+    crate::stdout::write(|out| out.write_all(text.as_bytes()))
 }
 
 /// The check's matches as data searches: on --coordinator, or on an embedded cluster started

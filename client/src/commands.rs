@@ -594,14 +594,14 @@ async fn watch_partial(
             results: sink.signals.results.clone(),
             wall_seconds: collected.finished.wall_seconds,
             workers: collected.workers,
-            job_id: job_id.to_string(),
+            job_id: Some(job_id.to_string()),
         },
         missing: sink.missing(),
         indices,
         templates_total: total,
         state: crate::listings::state_name(collected.finished.state),
     };
-    emit(&report, output)?;
+    emit(&report, &output)?;
     if report.complete() {
         return Ok(());
     }
@@ -626,22 +626,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Prints a listing's JSON document.
+/// Prints a listing's JSON document (a closed stdout ends it quietly: [`crate::stdout`]).
 fn print_json(v: &serde_json::Value) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, v)
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out))
-        .and_then(|()| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+    crate::stdout::write(|out| {
+        serde_json::to_writer(&mut *out, v)?;
+        writeln!(out)
+    })
 }
 
-/// Prints a listing's table.
+/// Prints a listing's table (a closed stdout ends it quietly: [`crate::stdout`]).
 fn print_text(text: &str) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+    crate::stdout::write(|out| out.write_all(text.as_bytes()))
 }
 
 /// `chirpfarm jobs`.

@@ -116,7 +116,7 @@ impl PartialReport {
         }
         format!(
             "{} was {}: the output is partial, {} of {} templates are missing (bank indices {})",
-            self.report.job_id,
+            self.report.job_id.as_deref().unwrap_or("the job"),
             self.state,
             self.missing_count(),
             self.templates_total,

@@ -72,6 +72,12 @@ impl Plot for Report {
     }
 }
 
+impl Plot for crate::partial::PartialReport {
+    fn figure(&self) -> Figure {
+        figure::bank(&self.report)
+    }
+}
+
 impl Plot for DataReport {
     fn figure(&self) -> Figure {
         figure::data(self, None)

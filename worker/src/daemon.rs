@@ -115,9 +115,9 @@ impl DaemonError {
     pub fn kind(&self) -> chirpfarm_core::ExitKind {
         use chirpfarm_core::ExitKind;
         match self {
-            DaemonError::Denied(_) | DaemonError::BadAddress(..) | DaemonError::MetricsListen(..) => {
-                ExitKind::BadInput
-            }
+            DaemonError::Denied(_)
+            | DaemonError::BadAddress(..)
+            | DaemonError::MetricsListen(..) => ExitKind::BadInput,
             DaemonError::Refused(_) => ExitKind::Unreachable,
             DaemonError::Pool(_) => ExitKind::Failure,
         }

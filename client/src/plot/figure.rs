@@ -272,7 +272,7 @@ mod tests {
             masses,
             wall_seconds: 0.0,
             workers: 1,
-            job_id: "job-1".into(),
+            job_id: Some("job-1".into()),
         }
     }
 
