@@ -14,7 +14,6 @@ use chirpfarm_bank::region::{MassRange, Region};
 use chirpfarm_bank::BankError;
 use clap::Args;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 

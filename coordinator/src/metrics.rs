@@ -224,33 +224,6 @@ pub fn classic(openmetrics: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_classic_format_names_counters_with_their_samples() {
-        let m = super::Metrics::new(true);
-        m.templates.inc_by(7);
-        let text = super::classic(&m.encode());
-        assert!(
-            text.contains("# TYPE chirpfarm_templates_computed_total counter\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("# HELP chirpfarm_templates_computed_total Templates"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\nchirpfarm_templates_computed_total 7\n"),
-            "{text}"
-        );
-        assert!(
-            text.contains("# TYPE chirpfarm_journal_write_seconds histogram\n"),
-            "{text}"
-        );
-        assert!(!text.contains("# EOF"), "{text}");
-    }
-}
-
 /// Counts the gauges' values from the coordinator's state (under its lock, briefly).
 pub fn snapshot(coord: &crate::Coordinator) -> Snapshot {
     use crate::scheduler::JobState;
@@ -287,4 +260,31 @@ pub fn scrape(coord: &crate::Coordinator) -> String {
     let metrics = coord.lock().metrics.clone();
     metrics.set(&snap);
     metrics.encode()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_classic_format_names_counters_with_their_samples() {
+        let m = super::Metrics::new(true);
+        m.templates.inc_by(7);
+        let text = super::classic(&m.encode());
+        assert!(
+            text.contains("# TYPE chirpfarm_templates_computed_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP chirpfarm_templates_computed_total Templates"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nchirpfarm_templates_computed_total 7\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE chirpfarm_journal_write_seconds histogram\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
+    }
 }

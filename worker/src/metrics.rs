@@ -22,6 +22,9 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
+/// One metric family read from each cache: name, help text and how to read the value.
+type Family<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
 /// The engines and caches whose state is read at each scrape.
 #[derive(Clone)]
 pub struct Sources {
@@ -85,7 +88,7 @@ impl Collector for Sources {
             generated.metric_type(),
         )?)?;
         let caches = self.caches();
-        let counters: [(&str, &str, fn(&CacheStats) -> u64); 3] = [
+        let counters: [Family<CacheStats, u64>; 3] = [
             (
                 "chirpfarm_worker_cache_hits",
                 "Cache lookups that found their entry.",
@@ -114,7 +117,7 @@ impl Collector for Sources {
                     .encode(family.encode_family(&[("cache", c.name)])?)?;
             }
         }
-        let gauges: [(&str, &str, fn(&CacheReading) -> i64); 2] = [
+        let gauges: [Family<CacheReading, i64>; 2] = [
             (
                 "chirpfarm_worker_cache_bytes",
                 "Bytes held by each cache.",

@@ -55,7 +55,7 @@ pub fn set_cookie(token: &str) -> String {
 }
 
 fn from_hex(text: &str) -> Option<String> {
-    if text.len() % 2 != 0 || text.len() > 8192 {
+    if !text.len().is_multiple_of(2) || text.len() > 8192 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..text.len())

@@ -118,6 +118,9 @@ impl Rate {
     }
 }
 
+/// One active lease of a task: (attempt, worker, leased at in ms).
+type ActiveLease = (u64, WorkerId, u64);
+
 /// The observer's state. Bounded by live work: entries of a job go when it finishes, of a
 /// worker when its session ends.
 #[derive(Debug, Default)]
@@ -127,7 +130,7 @@ pub struct Observer {
     /// Tasks that became ready again later (a lease lost, failed or revoked; a failed store).
     task_ready: HashMap<(JobId, u32), u64>,
     /// Active leases of each task: (attempt, worker, leased at).
-    leases: HashMap<(JobId, u32), Vec<(u64, WorkerId, u64)>>,
+    leases: HashMap<(JobId, u32), Vec<ActiveLease>>,
     /// Recent throughput of each worker.
     workers: HashMap<WorkerId, Rate>,
     /// Recent throughput of each unfinished job.
