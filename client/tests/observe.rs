@@ -1,7 +1,7 @@
 //! The coordinator's HTTP endpoint (`--http`) with real processes on loopback: /metrics after a
 //! real search equals the job's own numbers, `promtool` accepts the exposition, a real
 //! Prometheus server scrapes it, and headless Chromium renders the status page. The external
-//! tools come from `.ci/install-prometheus.sh` and `.ci/install-chromium.sh`; without them
+//! tools come from `.ci/install-debian.sh prometheus` and `.ci/install-debian.sh chromium`; without them
 //! those parts print `SKIP:` and return.
 
 mod common;
@@ -236,7 +236,7 @@ fn metrics_after_a_real_search_equal_the_jobs_numbers() {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut promtool) = promtool else {
-        println!("SKIP: promtool not installed (.ci/install-prometheus.sh)");
+        println!("SKIP: promtool not installed (.ci/install-debian.sh prometheus)");
         return;
     };
     promtool
@@ -340,7 +340,7 @@ fn which(name: &str) -> Option<PathBuf> {
 #[test]
 fn a_real_prometheus_scrapes_the_coordinator() {
     let Some(prometheus) = which("prometheus") else {
-        println!("SKIP: prometheus not installed (.ci/install-prometheus.sh)");
+        println!("SKIP: prometheus not installed (.ci/install-debian.sh prometheus)");
         return;
     };
     let (_coord, _w, _url, http, dir, tok) = searched_farm("prometheus");
@@ -394,7 +394,7 @@ fn a_real_prometheus_scrapes_the_coordinator() {
 #[test]
 fn headless_chromium_renders_the_status_page() {
     let Some(chromium) = which("chromium").or_else(|| which("chromium-browser")) else {
-        println!("SKIP: chromium not installed (.ci/install-chromium.sh)");
+        println!("SKIP: chromium not installed (.ci/install-debian.sh chromium)");
         return;
     };
     let dir = TempDir::new("chromium");

@@ -183,7 +183,7 @@ fn promtool_check(text: &str) {
         .stderr(Stdio::piped())
         .spawn()
     else {
-        println!("SKIP: promtool is not installed (.ci/install-prometheus.sh installs it)");
+        println!("SKIP: promtool is not installed (.ci/install-debian.sh prometheus installs it)");
         return;
     };
     child
