@@ -340,7 +340,7 @@ mod tests {
             job("a much longer label", v1::JobState::Running),
             job("", v1::JobState::Cancelled),
         ];
-        let text = jobs_table(&jobs, 11_000);
+        let text = jobs_table(&jobs, 1_010_000);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(

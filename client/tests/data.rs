@@ -445,7 +445,9 @@ fn a_bank_of_component_masses_gives_the_chirp_mass_bank_results() {
             .collect::<Vec<_>>(),
     );
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.csv") && err.contains("\"q\""), "{err}");
+    // With --json the error is one JSON object on stderr: its message names file and column.
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
+    let msg = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("bad.csv") && msg.contains("\"q\""), "{err}");
     let _ = std::fs::remove_dir_all(d);
 }

@@ -49,7 +49,14 @@ fn coordinator_http(extra: &[&str]) -> (Proc, String, String) {
             .expect("the coordinator logged its addresses");
         match kind {
             "http" => http = Some(addr),
-            _ => grpc = Some(format!("http://{addr}")),
+            // The log line is a URL since the exit-code work; older builds logged host:port.
+            _ => {
+                grpc = Some(if addr.contains("://") {
+                    addr
+                } else {
+                    format!("http://{addr}")
+                })
+            }
         }
     }
     (Proc { child }, grpc.unwrap(), http.unwrap())
@@ -192,15 +199,20 @@ fn metrics_after_a_real_search_equal_the_jobs_numbers() {
     assert_eq!(sample(&text, "chirpfarm_tasks{state=\"done\"}"), tasks);
     assert_eq!(sample(&text, "chirpfarm_tasks{state=\"pending\"}"), 0.0);
     // Attempts and failures as the scheduler counts them (`chirpfarm jobs`).
-    let out = chirpfarm(&["jobs", "--coordinator", &url, "--token-file", &tok]);
-    let table = String::from_utf8_lossy(&out.stdout).to_string();
-    let row: Vec<&str> = table
-        .lines()
-        .nth(1)
-        .expect("one job")
-        .split_whitespace()
-        .collect();
-    let (attempts, failures): (f64, f64) = (row[4].parse().unwrap(), row[5].parse().unwrap());
+    let out = chirpfarm(&[
+        "jobs",
+        "--json",
+        "--coordinator",
+        &url,
+        "--token-file",
+        &tok,
+    ]);
+    let table: serde_json::Value = serde_json::from_slice(&out.stdout).expect("jobs --json");
+    let job = &table[0];
+    let (attempts, failures) = (
+        job["attempts"].as_f64().unwrap(),
+        job["failures"].as_f64().unwrap(),
+    );
     assert!(attempts >= tasks, "{table}");
     assert_eq!(sample(&text, "chirpfarm_task_attempts_total"), attempts);
     assert_eq!(sample(&text, "chirpfarm_task_failures_total"), failures);
@@ -225,7 +237,7 @@ fn metrics_after_a_real_search_equal_the_jobs_numbers() {
     assert_eq!(v["jobs"][0]["state"], "succeeded");
     assert_eq!(v["jobs"][0]["done"], TEMPLATES);
     assert_eq!(v["jobs"][0]["total"], TEMPLATES);
-    assert_eq!(v["jobs"][0]["id"], row[0]);
+    assert_eq!(v["jobs"][0]["id"], job["job_id"]);
     let (code, _) = get(&http, "/nothing", Some("obs-secret"));
     assert_eq!(code, 404);
     // promtool, when installed (CI installs it), accepts the exposition.

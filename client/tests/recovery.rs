@@ -144,7 +144,7 @@ fn detach_and_ctrl_c_leave_the_job_running() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(
-        err.contains("left running") && err.contains("chirpfarm watch job-"),
+        err.contains("keeps running") && err.contains("chirpfarm watch job-"),
         "{err}"
     );
     let jobs = chirpfarm(&["jobs", "--coordinator", &url]);

@@ -240,13 +240,13 @@ fn wait_job(url: &str) -> String {
     }
 }
 
-/// The state column of job `id` in `chirpfarm jobs`.
+/// The state of job `id` in `chirpfarm jobs --json`.
 fn job_state(url: &str, id: &str) -> String {
-    let out = chirpfarm(&["jobs", "--coordinator", url]);
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(id))
-        .and_then(|l| l.split_whitespace().nth(1))
+    let out = chirpfarm(&["jobs", "--json", "--coordinator", url]);
+    let jobs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("jobs --json");
+    jobs.as_array()
+        .and_then(|a| a.iter().find(|j| j["job_id"] == id))
+        .and_then(|j| j["state"].as_str())
         .unwrap_or("missing")
         .to_string()
 }

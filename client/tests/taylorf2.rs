@@ -104,7 +104,11 @@ fn misuse_is_refused_with_exit_2() {
     let heavy = d.join("heavy.csv");
     std::fs::write(&heavy, "mass1,mass2\n1.4,1.3\n150,150\n").unwrap();
     expect(
-        search(&heavy, &["--approximant", "taylorf2"]),
+        // Past the default chirp-mass range too: widen it to reach the TaylorF2 check.
+        search(
+            &heavy,
+            &["--approximant", "taylorf2", "--mc-range", "0.1:200"],
+        ),
         "bank template 1 (mass1 150, mass2 150)",
     );
     let _ = std::fs::remove_dir_all(d);

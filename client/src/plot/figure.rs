@@ -157,7 +157,11 @@ pub fn bank(r: &Report) -> Figure {
         ),
         x_label: "template chirp mass Mc [Msun]".into(),
         y_label: format!("SNR ({} convention, dimensionless)", r.convention.name()),
-        x_span: None,
+        // The axis spans the bank, whatever the SNRs (a template without a number still is one).
+        x_span: order
+            .first()
+            .zip(order.last())
+            .map(|(&lo, &hi)| (r.masses[lo], r.masses[hi])),
         series,
         marks,
     }

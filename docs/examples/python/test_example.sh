@@ -55,7 +55,7 @@ RUST_LOG=info "$BIN/chirpfarm-coordinator" --listen 127.0.0.1:0 >/dev/null 2>"$t
 pids+=($!)
 addr=
 for _ in $(seq 200); do
-    addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$tmp/coord.log" | head -n1)
+    addr=$(sed -n 's/.*listening on \(https\?:\/\/\)\?\([0-9.:]*\).*/\2/p' "$tmp/coord.log" | head -n1)
     [ -n "$addr" ] && break
     sleep 0.1
 done
