@@ -22,6 +22,7 @@ mod error;
 mod health;
 mod injections;
 mod listings;
+mod manage;
 mod output;
 mod partial;
 mod plot;
@@ -128,9 +129,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Search(c) => commands::search(c).await,
             Command::Submit(c) => commands::submit(c).await,
             Command::Watch(c) => commands::watch(c).await,
-            Command::Jobs(r) => commands::jobs(r).await,
-            Command::Cancel(c) => commands::cancel(c).await,
-            Command::Workers(r) => commands::workers(r).await,
+            Command::Jobs(r) => manage::jobs(r).await,
+            Command::Cancel(c) => manage::cancel(c).await,
+            Command::Workers(r) => manage::workers(r).await,
             Command::Health(c) => health::health(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
             Command::Bench(BenchCmd::Dispatch {
