@@ -176,13 +176,21 @@ wait_until() {
     done
 }
 
-# Workers table: ID NAME HOST THREADS TASKS-DONE TEMPLATES LEASED HEARTBEAT (counted from the
-# end, so a NAME with spaces cannot shift them). Prints "HOST LEASED" per worker.
-worker_rows() { hcli workers 2>/dev/null | awk 'NR > 1 && NF >= 8 { print $(NF-5), $(NF-1) }'; }
+# `workers --json`, one "HOST LEASED" line per worker (JSON: the table's columns are for people).
+worker_rows() {
+    hcli workers --json 2>/dev/null |
+        python3 -c 'import json, sys
+for w in json.load(sys.stdin): print(w["host"], w["leased_tasks"])' 2>/dev/null
+}
 workers_registered() { worker_rows | wc -l; }
 have_workers() { refresh_coord_url && [ "$(workers_registered)" -ge "$1" ]; }
-# Jobs table: JOB STATE DONE/TOTAL ...; prints "STATE DONE/TOTAL" for job $1.
-job_row() { hcli jobs 2>/dev/null | awk -v j="$1" '$1 == j { print $2, $3 }'; }
+# `jobs --json`: prints "STATE DONE/TOTAL" for job $1.
+job_row() {
+    hcli jobs --json 2>/dev/null |
+        python3 -c 'import json, sys
+for j in json.load(sys.stdin):
+    if j["job_id"] == sys.argv[1]: print(j["state"], "%d/%d" % (j["templates_done"], j["templates_total"]))' "$1" 2>/dev/null
+}
 coordinator_healthy() {
     [ "$(docker inspect -f '{{.State.Health.Status}}' "$(dc ps -q coordinator)" 2>/dev/null)" = healthy ]
 }
