@@ -201,8 +201,11 @@ run)
     [ $# -ge 1 ] || usage
     mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
     trap 'stop_cluster "$dir"' EXIT
-    trap 'exit 143' TERM
-    trap 'exit 130' INT
+    child=""
+    # A signal to this script is passed to CMD (which cleans up after itself), then the
+    # cluster is stopped.
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; exit 143' TERM
+    trap '[ -n "$child" ] && kill -INT "$child" 2>/dev/null && wait "$child"; exit 130' INT
     # A watchdog outliving a SIGKILL of this script: when this shell is gone, stop the cluster.
     parent=$$
     (
@@ -211,7 +214,9 @@ run)
         stop_cluster "$dir"
     ) >/dev/null 2>&1 </dev/null &
     start_cluster
-    "$@"
+    "$@" &
+    child=$!
+    wait "$child"
     ;;
 *) usage ;;
 esac
