@@ -134,6 +134,10 @@ pub enum Command {
     /// List the workers registered with the coordinator.
     #[command(after_help = WORKERS_EXAMPLES)]
     Workers(WorkersCmd),
+    /// Automatic allocation: list, add or remove the coordinator's Slurm queues, which submit
+    /// worker jobs while tasks wait and end them when idle.
+    #[command(subcommand)]
+    Alloc(crate::alloc::AllocCmd),
     /// Check that a coordinator serves (gRPC health): exit 0 serving, 1 not serving, 3 unreachable.
     Health(crate::health::HealthCmd),
     /// Simulate coloured Gaussian noise with injected signals, written as a file `search --data`

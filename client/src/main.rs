@@ -9,6 +9,7 @@
 //! process in the middle of a job; results are written only once a job has ended, and a write
 //! that fails with a broken pipe ends the command with exit 0 and nothing on stderr.
 
+mod alloc;
 mod args;
 mod bank_cmd;
 mod bank_farm;
@@ -133,6 +134,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Cancel(c) => manage::cancel(c).await,
             Command::Workers(r) => manage::workers(r).await,
             Command::Health(c) => health::health(c).await,
+            Command::Alloc(c) => alloc::alloc(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
             Command::Bench(BenchCmd::Dispatch {
                 tasks,

@@ -272,4 +272,35 @@ impl Client for ClientService {
         workers.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Response::new(v1::ListWorkersResponse { workers }))
     }
+
+    async fn list_alloc_queues(
+        &self,
+        _request: Request<v1::ListAllocQueuesRequest>,
+    ) -> Result<Response<v1::ListAllocQueuesResponse>, Status> {
+        let now = self.coord.now_ms();
+        let m = self.coord.autoalloc.lock();
+        Ok(Response::new(crate::autoalloc::rpc::list(&m, now)))
+    }
+
+    async fn add_alloc_queue(
+        &self,
+        request: Request<v1::AllocQueueParams>,
+    ) -> Result<Response<v1::AllocQueueInfo>, Status> {
+        let now = self.coord.now_ms();
+        let mut m = self.coord.autoalloc.lock();
+        let q = crate::autoalloc::rpc::add(&mut m, request.get_ref(), now)?;
+        tracing::info!(queue = q.id, "autoalloc: queue {} added", q.id);
+        Ok(Response::new(q))
+    }
+
+    async fn remove_alloc_queue(
+        &self,
+        request: Request<v1::AllocQueueRef>,
+    ) -> Result<Response<v1::AllocQueueInfo>, Status> {
+        let now = self.coord.now_ms();
+        let mut m = self.coord.autoalloc.lock();
+        let q = crate::autoalloc::rpc::remove(&mut m, request.get_ref().id, now)?;
+        tracing::info!(queue = q.id, jobs = q.jobs.len(), "autoalloc: queue {} removed; ending its jobs", q.id);
+        Ok(Response::new(q))
+    }
 }

@@ -19,7 +19,9 @@
 //! * [`identity`]: worker identities and the per-session secrets that prove them.
 //! * [`check`]: checking a worker's data result against its task before it is accepted.
 //! * [`limits`]: what one request, client or job may cost (refused with RESOURCE_EXHAUSTED).
-//! * [`chunk`]: automatic task sizing.
+//! * [`chunk`]: automatic task sizing; [`duration`]: `90s`, `12h`, `7d` on the command line.
+//! * [`autoalloc`]: automatic allocation — worker jobs asked of Slurm while tasks wait,
+//!   drained when idle (`--autoalloc slurm`, `chirpfarm alloc`).
 //! * [`sim`]: a whole-farm simulation with instant fake workers, for scale benchmarks.
 //! * [`client_service`], [`worker_service`]: the two gRPC services, thin translations.
 //! * [`metrics`]: the Prometheus registry, and the observer that times leases and results from
@@ -31,12 +33,14 @@
 //!   without them; [`conn`]: accepting connections (handshake deadline, cap, accept back-off);
 //!   [`plaintext`]: the answer to an `http://` client on a TLS port.
 
+pub mod autoalloc;
 pub mod blobs;
 pub mod check;
 pub mod chunk;
 pub mod client_service;
 pub mod conn;
 pub mod datadir;
+pub mod duration;
 pub mod http;
 pub mod identity;
 pub mod introspect;

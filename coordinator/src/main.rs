@@ -1,6 +1,8 @@
 //! `chirpfarm-coordinator`: serves searches to clients and tasks to worker daemons.
 
+use chirpfarm_coordinator::autoalloc::cli::AllocArgs;
 use chirpfarm_coordinator::conn::ConnLimits;
+use chirpfarm_coordinator::duration::parse_duration;
 use chirpfarm_coordinator::scheduler::Config;
 use chirpfarm_coordinator::{CoordinatorConfig, Security, ServerTls};
 use chirpfarm_core::logging::{self, LogFormat};
@@ -24,6 +26,8 @@ Examples:
   chirpfarm-coordinator                                   loopback only, port 50051
   chirpfarm-coordinator --listen 0.0.0.0:50051 --tls-cert cert.pem --tls-key key.pem --token-file token
   chirpfarm-coordinator --data-dir /var/lib/chirpfarm --retention 30d
+  chirpfarm-coordinator --listen 0.0.0.0:50051 --insecure --autoalloc slurm --max-workers 16 \\
+      --partition short --time-limit 4h --worker-args \"--template-cache-mb 4096\"
 
 RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_coordinator=debug);
 --log-format json writes one JSON object per line.
@@ -125,36 +129,8 @@ struct Args {
     /// Watch streams open at once.
     #[arg(long, default_value_t = 1024, help_heading = "Limits")]
     max_watch_streams: usize,
-}
-
-/// Parses `90s`, `30m`, `12h`, `7d`. The unit is required: a bare `7` could mean 7 seconds or
-/// 7 days, and guessing wrong deletes results early.
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let Some(i) = t.find(|c: char| c.is_ascii_alphabetic()) else {
-        return Err(format!(
-            "{text:?} has no unit: write a number with s, m, h or d (e.g. 90s, 30m, 12h, 7d)"
-        ));
-    };
-    let (num, unit) = (&t[..i], &t[i..]);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 90s, 30m, 12h or 7d"))?;
-    let scale = match unit {
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}: use s, m, h or d"
-            ))
-        }
-    };
-    if !(n.is_finite() && n >= 0.0) {
-        return Err(format!("{text:?} must be a non-negative duration"));
-    }
-    Ok(std::time::Duration::from_secs_f64(n * scale))
+    #[command(flatten)]
+    alloc: AllocArgs,
 }
 
 /// The security settings from the flags: tokens per role, TLS, connection limits.
@@ -217,6 +193,13 @@ async fn main() -> ExitCode {
         eprintln!("error: --chunk-size must be at least 1");
         return ExitKind::BadInput.into();
     }
+    let (alloc_queue, alloc_tunables) = match (args.alloc.queue(), args.alloc.tunables()) {
+        (Ok(q), Ok(t)) => (q, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitKind::BadInput.into();
+        }
+    };
     let security = match security(&args) {
         Ok(s) => s,
         Err(e) => {
@@ -292,10 +275,29 @@ async fn main() -> ExitCode {
             return ExitKind::Failure.into();
         }
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let bound = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot tell the address listened on: {e}");
+            return ExitKind::Failure.into();
+        }
+    };
+    let addr = bound.to_string();
+    match args
+        .alloc
+        .launch(bound, security.tls.is_some(), args.data_dir.as_deref())
+    {
+        Ok(launch) => chirpfarm_coordinator::autoalloc::cli::start(
+            &coord,
+            alloc_tunables,
+            alloc_queue,
+            launch,
+        ),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitKind::BadInput.into();
+        }
+    }
     let http = match &args.http {
         None => None,
         Some(a) => match tokio::net::TcpListener::bind(&http_addrs[..]).await {
@@ -365,20 +367,5 @@ async fn main() -> ExitCode {
             );
             ExitKind::Failure.into()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn durations_need_a_unit() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86400)));
-        let e = parse_duration("7").unwrap_err();
-        assert!(e.contains("no unit") && e.contains("s, m, h or d"), "{e}");
-        assert!(parse_duration("7y").is_err());
     }
 }

@@ -146,6 +146,9 @@ pub struct Coordinator {
     pub config: Arc<CoordinatorConfig>,
     /// Flips to `true` when shutdown begins: submissions are refused and watch streams end.
     closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Automatic allocation's queues and jobs (driven by [`crate::autoalloc::driver`]), behind
+    /// their own lock: `alloc` requests never wait for the scheduler's.
+    pub autoalloc: crate::autoalloc::Handle,
 }
 
 impl Coordinator {
@@ -178,6 +181,7 @@ impl Coordinator {
             started: Instant::now(),
             config: Arc::new(config),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
+            autoalloc: crate::autoalloc::Handle::default(),
         }
     }
 

@@ -56,6 +56,16 @@ impl Scheduler {
         self.workers.values().map(|w| w.leases.len()).sum()
     }
 
+    /// Tasks waiting for a worker, over all unfinished jobs that are not paused: the demand
+    /// automatic allocation grows the farm for.
+    pub fn pending_tasks(&self) -> u64 {
+        self.jobs
+            .values()
+            .filter(|j| !j.state.is_final() && !j.paused)
+            .map(|j| j.tasks.iter().filter(|t| t.state == TaskState::Pending).count() as u64)
+            .sum()
+    }
+
     /// Number of live workers.
     pub fn worker_count(&self) -> usize {
         self.workers.len()
