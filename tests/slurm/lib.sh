@@ -43,7 +43,7 @@ wait_until() {
 need_binaries() {
     local d
     command -v python3 >/dev/null 2>&1 || fail "python3 is needed to read --json output"
-    for d in "${CHIRPFARM_BIN_DIR:-}" "$root/target/release" "$root/target/debug"; do
+    for d in "${CHIRPFARM_BIN_DIR:-}" "$root/target/debug"; do
         [ -n "$d" ] || continue
         if [ -x "$d/chirpfarm" ] && [ -x "$d/chirpfarm-coordinator" ] && [ -x "$d/chirpfarm-worker" ]; then
             bin="$(cd "$d" && pwd)"

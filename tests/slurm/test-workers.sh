@@ -16,7 +16,7 @@
 # Exit: 0 passed (or "SKIP: why" when Slurm cannot start here), 1 failed. Bounded: every wait
 # has a timeout and the run stops after CHIRPFARM_TEST_BUDGET seconds (default 420).
 #
-# Binaries: CHIRPFARM_BIN_DIR (default target/release if it has all three, else target/debug).
+# Binaries: CHIRPFARM_BIN_DIR (default target/debug, as `cargo build` leaves them).
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

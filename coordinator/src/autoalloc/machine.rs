@@ -224,7 +224,12 @@ impl AutoAlloc {
         let mut actions = std::mem::take(&mut self.outbox);
         // Leases per worker name; allocated workers are named after their job (see script.rs).
         let leases: BTreeMap<&str, u32> = load.workers.iter().map(|(n, l)| (n.as_str(), *l)).collect();
-        let mut starting_all: u64 = self.queues.values().map(|q| q.starting() as u64).sum();
+        // Jobs that will bring a worker but have not yet (an sbatch in flight counts too).
+        let mut starting_all: u64 = self
+            .queues
+            .values()
+            .map(|q| q.starting() as u64 + u64::from(q.submitting))
+            .sum();
         for q in self.queues.values_mut() {
             let mut failed = Vec::new();
             for a in q.allocations.values_mut() {
@@ -232,7 +237,9 @@ impl AutoAlloc {
                 let leased = leases.get(name.as_str()).copied();
                 if leased.is_some() && !a.worker_seen {
                     a.worker_seen = true;
-                    starting_all = starting_all.saturating_sub(1);
+                    if a.cancelled.is_none() {
+                        starting_all = starting_all.saturating_sub(1);
+                    }
                 }
                 if a.cancelled.is_some() {
                     continue;
@@ -258,7 +265,7 @@ impl AutoAlloc {
                             "job {} still queued after {} s ({})",
                             a.job,
                             t.queue_timeout_ms / 1000,
-                            if a.reason.is_empty() { "no reason given" } else { &a.reason }
+                            if a.reason.is_empty() { "no reason given" } else { a.reason.as_str() }
                         ));
                     }
                     Some(since)
