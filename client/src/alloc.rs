@@ -110,7 +110,9 @@ pub async fn alloc(cmd: AllocCmd) -> Result<(), CliError> {
         }
         AllocCmd::Add(c) => {
             if c.idle_timeout == Some(0) {
-                return Err(CliError::Input("--idle-timeout must be at least 1 second".into()));
+                return Err(CliError::Input(
+                    "--idle-timeout must be at least 1 second".into(),
+                ));
             }
             let params = v1::AllocQueueParams {
                 backend: "slurm".into(),
@@ -171,7 +173,11 @@ pub fn table(queues: &[v1::AllocQueueInfo]) -> String {
     let mut s = String::new();
     for q in queues {
         let p = q.params.clone().unwrap_or_default();
-        let partition = if p.partition.is_empty() { "default".into() } else { esc(&p.partition) };
+        let partition = if p.partition.is_empty() {
+            "default".into()
+        } else {
+            esc(&p.partition)
+        };
         let state = if q.removing {
             "removing".to_string()
         } else if !q.paused.is_empty() {
@@ -303,9 +309,18 @@ mod tests {
     #[test]
     fn the_table_shows_back_off_failures_and_jobs_without_control_characters() {
         let t = table(&[queue()]);
-        assert!(t.contains("queue 2  slurm  backing off 2 s  max workers 4  partition short"), "{t}");
-        assert!(t.contains("failures 2 (2 in a row)") && t.contains("last error: sbatch failed"), "{t}");
-        assert!(t.contains("job 17") && t.contains("PENDING") && t.contains("reason Resources"), "{t}");
+        assert!(
+            t.contains("queue 2  slurm  backing off 2 s  max workers 4  partition short"),
+            "{t}"
+        );
+        assert!(
+            t.contains("failures 2 (2 in a row)") && t.contains("last error: sbatch failed"),
+            "{t}"
+        );
+        assert!(
+            t.contains("job 17") && t.contains("PENDING") && t.contains("reason Resources"),
+            "{t}"
+        );
         assert!(!t.contains('\u{1b}'), "{t:?}");
         assert!(table(&[]).contains("no allocation queues"));
     }

@@ -300,7 +300,12 @@ impl Client for ClientService {
         let now = self.coord.now_ms();
         let mut m = self.coord.autoalloc.lock();
         let q = crate::autoalloc::rpc::remove(&mut m, request.get_ref().id, now)?;
-        tracing::info!(queue = q.id, jobs = q.jobs.len(), "autoalloc: queue {} removed; ending its jobs", q.id);
+        tracing::info!(
+            queue = q.id,
+            jobs = q.jobs.len(),
+            "autoalloc: queue {} removed; ending its jobs",
+            q.id
+        );
         Ok(Response::new(q))
     }
 }

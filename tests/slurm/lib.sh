@@ -82,7 +82,7 @@ start_coordinator() {
 }
 coordinator_listening() {
     kill -0 "$coord_pid" 2>/dev/null || fail "the coordinator exited: $(tail -n 5 "$1")"
-    coord_url="$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | head -n 1 | sed 's/^listening on //')"
+    coord_url="$(grep -s -o 'listening on http://127\.0\.0\.1:[0-9]*' "$1" | head -n 1 | sed 's/^listening on //')"
     [ -n "$coord_url" ]
 }
 

@@ -34,7 +34,12 @@ pub struct AllocArgs {
     pub time_limit: Option<std::time::Duration>,
     /// Extra chirpfarm-worker arguments, one string split at spaces, e.g.
     /// --worker-args "--template-cache-mb 4096 --token-file /home/me/token".
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true, requires = "autoalloc")]
+    #[arg(
+        long,
+        value_name = "ARGS",
+        allow_hyphen_values = true,
+        requires = "autoalloc"
+    )]
     pub worker_args: Option<String>,
     /// CPUs per worker job (Slurm --cpus-per-task; default: Slurm's default, often 1).
     #[arg(long, value_name = "N", requires = "autoalloc")]
@@ -115,7 +120,11 @@ impl AllocArgs {
         };
         let coordinator_url = match &self.worker_url {
             Some(u) if u.starts_with("http://") || u.starts_with("https://") => u.clone(),
-            Some(u) => return Err(format!("--worker-url {u:?} must start with http:// or https://")),
+            Some(u) => {
+                return Err(format!(
+                    "--worker-url {u:?} must start with http:// or https://"
+                ))
+            }
             None => {
                 let scheme = if tls { "https" } else { "http" };
                 if listen.ip().is_unspecified() {
@@ -142,7 +151,11 @@ impl AllocArgs {
                 .map_err(|e| format!("cannot tell the current folder for --alloc-dir: {e}"))?
                 .join(dir)
         };
-        if output_dir.to_string_lossy().chars().any(|c| c.is_control() || c.is_whitespace()) {
+        if output_dir
+            .to_string_lossy()
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err(format!(
                 "--alloc-dir {} holds spaces or control characters (Slurm's --output cannot)",
                 output_dir.display()
@@ -168,7 +181,12 @@ fn hostname() -> Option<String> {
 
 /// Starts the driver with the --autoalloc queue (if any); the driver runs in any case, so
 /// `chirpfarm alloc add` works on every coordinator.
-pub fn start(coord: &Coordinator, tunables: Tunables, queue: Option<QueueParams>, launch: WorkerLaunch) {
+pub fn start(
+    coord: &Coordinator,
+    tunables: Tunables,
+    queue: Option<QueueParams>,
+    launch: WorkerLaunch,
+) {
     {
         let mut m = coord.autoalloc.lock();
         m.tunables = tunables;

@@ -25,13 +25,23 @@ pub fn load(coord: &Coordinator) -> Load {
         workers: inner
             .sessions
             .iter()
-            .map(|(id, s)| (s.register.name.clone(), leases.get(id).copied().unwrap_or(0)))
+            .map(|(id, s)| {
+                (
+                    s.register.name.clone(),
+                    leases.get(id).copied().unwrap_or(0),
+                )
+            })
             .collect(),
     }
 }
 
 /// Carries out one action, reporting its outcome to the machine.
-async fn act(coord: Coordinator, handle: Handle, launch: std::sync::Arc<WorkerLaunch>, action: Action) {
+async fn act(
+    coord: Coordinator,
+    handle: Handle,
+    launch: std::sync::Arc<WorkerLaunch>,
+    action: Action,
+) {
     match action {
         Action::Submit { queue, params } => {
             let result = match tokio::fs::create_dir_all(&launch.output_dir).await {
@@ -42,7 +52,9 @@ async fn act(coord: Coordinator, handle: Handle, launch: std::sync::Arc<WorkerLa
                 )),
             };
             match &result {
-                Ok(job) => tracing::info!(queue, job = %job, "autoalloc: submitted worker job {job}"),
+                Ok(job) => {
+                    tracing::info!(queue, job = %job, "autoalloc: submitted worker job {job}")
+                }
                 Err(e) => tracing::warn!(queue, "autoalloc: {e}"),
             }
             let now = coord.now_ms();

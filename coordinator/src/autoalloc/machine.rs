@@ -68,7 +68,11 @@ pub enum Action {
     Submit { queue: u32, params: QueueParams },
     /// End a job; report nothing: the next poll shows it gone. `drain`: a running job whose
     /// worker is told to finish (SIGTERM to its steps: it exits 0); otherwise a plain cancel.
-    Cancel { queue: u32, job: String, drain: bool },
+    Cancel {
+        queue: u32,
+        job: String,
+        drain: bool,
+    },
     /// Read the states of `queue`'s jobs (then report [`AutoAlloc::polled`]).
     Poll { queue: u32 },
 }
@@ -124,7 +128,10 @@ pub struct Queue {
 impl Queue {
     /// Jobs submitted and not cancelled: the queue's workers, present or coming.
     pub fn alive(&self) -> usize {
-        self.allocations.values().filter(|a| a.cancelled.is_none()).count()
+        self.allocations
+            .values()
+            .filter(|a| a.cancelled.is_none())
+            .count()
     }
 
     /// Jobs that have not yet shown a worker (queued, or running without one registered).
@@ -223,7 +230,8 @@ impl AutoAlloc {
         let t = self.tunables;
         let mut actions = std::mem::take(&mut self.outbox);
         // Leases per worker name; allocated workers are named after their job (see script.rs).
-        let leases: BTreeMap<&str, u32> = load.workers.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+        let leases: BTreeMap<&str, u32> =
+            load.workers.iter().map(|(n, l)| (n.as_str(), *l)).collect();
         // Jobs that will bring a worker but have not yet (an sbatch in flight counts too).
         let mut starting_all: u64 = self
             .queues
@@ -265,7 +273,11 @@ impl AutoAlloc {
                             "job {} still queued after {} s ({})",
                             a.job,
                             t.queue_timeout_ms / 1000,
-                            if a.reason.is_empty() { "no reason given" } else { a.reason.as_str() }
+                            if a.reason.is_empty() {
+                                "no reason given"
+                            } else {
+                                a.reason.as_str()
+                            }
                         ));
                     }
                     Some(since)
@@ -319,7 +331,11 @@ impl AutoAlloc {
         let Some(q) = self.queues.get_mut(&queue) else {
             // Removed meanwhile (and gone): a job that did start is cancelled at once.
             if let Ok(job) = result {
-                self.outbox.push(Action::Cancel { queue, job, drain: false });
+                self.outbox.push(Action::Cancel {
+                    queue,
+                    job,
+                    drain: false,
+                });
             }
             return;
         };
@@ -366,7 +382,8 @@ impl AutoAlloc {
                 return;
             }
         };
-        let by_id: BTreeMap<&str, &JobStatus> = listed.iter().map(|s| (s.job.as_str(), s)).collect();
+        let by_id: BTreeMap<&str, &JobStatus> =
+            listed.iter().map(|s| (s.job.as_str(), s)).collect();
         let mut ended = Vec::new();
         for a in q.allocations.values_mut() {
             match by_id.get(a.job.as_str()) {
@@ -382,7 +399,9 @@ impl AutoAlloc {
             }
         }
         for (job, state) in ended {
-            let Some(a) = q.allocations.remove(&job) else { continue };
+            let Some(a) = q.allocations.remove(&job) else {
+                continue;
+            };
             q.ended += 1;
             match verdict(&a, state) {
                 Verdict::Success => {
@@ -435,9 +454,17 @@ fn fail(q: &mut Queue, t: &Tunables, now_ms: u64, why: String) {
     q.failures += 1;
     q.failures_in_row += 1;
     let shift = (q.failures_in_row - 1).min(20);
-    let delay = t.backoff_base_ms.saturating_mul(1 << shift).min(t.backoff_max_ms);
+    let delay = t
+        .backoff_base_ms
+        .saturating_mul(1 << shift)
+        .min(t.backoff_max_ms);
     q.next_submit_ms = now_ms + delay;
-    tracing::warn!(queue = q.id, failures_in_row = q.failures_in_row, "autoalloc: {why}; next submission in {} s", delay / 1000);
+    tracing::warn!(
+        queue = q.id,
+        failures_in_row = q.failures_in_row,
+        "autoalloc: {why}; next submission in {} s",
+        delay / 1000
+    );
     if q.failures_in_row >= t.max_failures && q.paused.is_none() {
         q.paused = Some(format!(
             "paused after {} failures in a row (last: {why}); fix the cause, then `chirpfarm alloc remove {}` and `alloc add` again",

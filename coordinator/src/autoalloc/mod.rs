@@ -73,7 +73,8 @@ impl QueueParams {
         if let Some(p) = &self.partition {
             let ok = !p.is_empty()
                 && p.len() <= 64
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
             if !ok {
                 return bad(format!(
                     "partition {p:?} is not a Slurm partition name (letters, digits, - _ . only)"

@@ -99,7 +99,11 @@ pub fn status(e: AllocError) -> Status {
 }
 
 /// Adds a queue; returns it as listed.
-pub fn add(m: &mut AutoAlloc, p: &v1::AllocQueueParams, now_ms: u64) -> Result<v1::AllocQueueInfo, Status> {
+pub fn add(
+    m: &mut AutoAlloc,
+    p: &v1::AllocQueueParams,
+    now_ms: u64,
+) -> Result<v1::AllocQueueInfo, Status> {
     let params = params_from_proto(p).map_err(status)?;
     if m.queues().count() >= 64 {
         return Err(Status::resource_exhausted("at most 64 allocation queues"));
@@ -112,6 +116,9 @@ pub fn add(m: &mut AutoAlloc, p: &v1::AllocQueueParams, now_ms: u64) -> Result<v
 /// Removes a queue; returns it as it was (its jobs now ending).
 pub fn remove(m: &mut AutoAlloc, id: u32, now_ms: u64) -> Result<v1::AllocQueueInfo, Status> {
     m.remove_queue(id).map_err(status)?;
-    let q = m.queues().find(|q| q.id == id).expect("kept until its jobs end");
+    let q = m
+        .queues()
+        .find(|q| q.id == id)
+        .expect("kept until its jobs end");
     Ok(queue_info(q, now_ms))
 }

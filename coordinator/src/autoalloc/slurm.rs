@@ -18,7 +18,11 @@ async fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String
     let shown = format!("{program} {}", args.join(" "));
     let mut child = tokio::process::Command::new(program)
         .args(args)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -31,17 +35,26 @@ async fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Result<String
     }
     let out = tokio::time::timeout(COMMAND_TIMEOUT, child.wait_with_output())
         .await
-        .map_err(|_| format!("{shown} did not answer within {} s", COMMAND_TIMEOUT.as_secs()))?
+        .map_err(|_| {
+            format!(
+                "{shown} did not answer within {} s",
+                COMMAND_TIMEOUT.as_secs()
+            )
+        })?
         .map_err(|e| format!("{shown}: {e}"))?;
     if out.stdout.len() > MAX_OUTPUT {
-        return Err(format!("{shown} printed more than {} MiB", MAX_OUTPUT >> 20));
+        return Err(format!(
+            "{shown} printed more than {} MiB",
+            MAX_OUTPUT >> 20
+        ));
     }
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
         return Err(format!("{shown} failed ({}): {}", out.status, first.trim()));
     }
-    String::from_utf8(out.stdout).map_err(|_| format!("{shown} printed something that is not UTF-8"))
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("{shown} printed something that is not UTF-8"))
 }
 
 /// A Slurm job id: ASCII digits, not absurdly long.
@@ -67,7 +80,8 @@ pub fn parse_squeue(output: &str) -> Result<Vec<JobStatus>, String> {
         let (Some(id), Some(state)) = (f.next(), f.next()) else {
             return Err(format!("squeue printed {line:?}, not ID|STATE|REASON"));
         };
-        let id = job_id(id).ok_or_else(|| format!("squeue printed {line:?}: {id:?} is not a job id"))?;
+        let id =
+            job_id(id).ok_or_else(|| format!("squeue printed {line:?}: {id:?} is not a job id"))?;
         let reason = f.next().unwrap_or("").trim();
         let reason = if reason == "None" { "" } else { reason };
         jobs.push(JobStatus {
@@ -87,7 +101,12 @@ pub async fn submit(script: &str) -> Result<String, String> {
 /// The jobs named `job_name` that Slurm still knows, ended ones included.
 pub async fn list(job_name: &str) -> Result<Vec<JobStatus>, String> {
     let name = format!("--name={job_name}");
-    let out = run("squeue", &["-h", "-t", "all", &name, "-o", "%i|%T|%r"], None).await?;
+    let out = run(
+        "squeue",
+        &["-h", "-t", "all", &name, "-o", "%i|%T|%r"],
+        None,
+    )
+    .await?;
     parse_squeue(&out)
 }
 

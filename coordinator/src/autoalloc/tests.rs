@@ -36,7 +36,10 @@ fn load(pending: u64, workers: &[(&str, u32)]) -> Load {
 }
 
 fn submits(actions: &[Action]) -> usize {
-    actions.iter().filter(|a| matches!(a, Action::Submit { .. })).count()
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Submit { .. }))
+        .count()
 }
 
 fn cancels(actions: &[Action]) -> Vec<(String, bool)> {
@@ -91,8 +94,11 @@ fn does_not_submit_more_starting_jobs_than_pending_tasks() {
     m.add_queue(params(10));
     assert_eq!(grow(&mut m, 0, &load(2, &[]), 1).len(), 2);
     // Both workers registered and busy, 2 more tasks wait: two more jobs.
-    let busy = [(worker_name("1").as_str(), 1), (worker_name("2").as_str(), 1)]
-        .map(|(n, l)| (n.to_string(), l));
+    let busy = [
+        (worker_name("1").as_str(), 1),
+        (worker_name("2").as_str(), 1),
+    ]
+    .map(|(n, l)| (n.to_string(), l));
     let l = Load {
         pending_tasks: 2,
         workers: busy.to_vec(),
@@ -113,7 +119,11 @@ fn idle_workers_are_drained_after_the_idle_timeout_and_queued_jobs_cancelled() {
     m.add_queue(params(2));
     grow(&mut m, 0, &load(5, &[]), 7);
     // Job 7 runs and its worker registers; job 8 stays queued.
-    m.polled(1_000, 1, Ok(vec![status("7", "RUNNING"), status("8", "PENDING")]));
+    m.polled(
+        1_000,
+        1,
+        Ok(vec![status("7", "RUNNING"), status("8", "PENDING")]),
+    );
     let w = worker_name("7");
     m.tick(2_000, &load(3, &[(&w, 2)]));
     // The work is done: idle from 3 s; nothing happens before 13 s.
@@ -128,7 +138,11 @@ fn idle_workers_are_drained_after_the_idle_timeout_and_queued_jobs_cancelled() {
     // Cancelled once only.
     assert!(cancels(&m.tick(14_000, &load(0, &[(&w, 0)]))).is_empty());
     // Once Slurm shows them ended, the queue is empty and no failure was counted.
-    m.polled(15_000, 1, Ok(vec![status("7", "COMPLETED"), status("8", "CANCELLED")]));
+    m.polled(
+        15_000,
+        1,
+        Ok(vec![status("7", "COMPLETED"), status("8", "CANCELLED")]),
+    );
     let q = m.queues().next().unwrap();
     assert!(q.allocations.is_empty());
     assert_eq!((q.failures, q.ended), (0, 2));
@@ -157,7 +171,11 @@ fn sbatch_failures_back_off_exponentially_then_pause_the_queue() {
     for now in (0..60_000).step_by(100) {
         if submits(&m.tick(now, &l)) > 0 {
             submitted_at.push(now);
-            m.submitted(now, 1, Err("sbatch: error: invalid partition specified: nope".into()));
+            m.submitted(
+                now,
+                1,
+                Err("sbatch: error: invalid partition specified: nope".into()),
+            );
         }
     }
     // Back-off 1 s, 2 s, 4 s after failures 1-3; paused after the 4th: 4 attempts, not 600.
@@ -165,7 +183,10 @@ fn sbatch_failures_back_off_exponentially_then_pause_the_queue() {
     let q = m.queues().next().unwrap();
     assert_eq!((q.failures, q.failures_in_row), (4, 4));
     let paused = q.paused.as_deref().unwrap();
-    assert!(paused.contains("invalid partition") && paused.contains("alloc remove 1"), "{paused}");
+    assert!(
+        paused.contains("invalid partition") && paused.contains("alloc remove 1"),
+        "{paused}"
+    );
 }
 
 #[test]
@@ -176,7 +197,11 @@ fn a_job_ending_before_its_worker_registered_is_a_failure_and_success_resets() {
     m.polled(500, 1, Ok(vec![status("1", "FAILED")]));
     let q = m.queues().next().unwrap();
     assert_eq!(q.failures_in_row, 1);
-    assert!(q.last_error.as_deref().unwrap().contains("before its worker registered"));
+    assert!(q
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("before its worker registered"));
     // Backed off 1 s: nothing at 1.4 s, a new job at 1.5 s; it works and ends by itself.
     assert_eq!(submits(&m.tick(1_400, &load(1, &[]))), 0);
     assert_eq!(grow(&mut m, 1_500, &load(1, &[]), 2), ["2"]);
@@ -194,7 +219,10 @@ fn a_worker_that_never_registers_is_cancelled_and_counted() {
     grow(&mut m, 0, &load(3, &[]), 1);
     m.polled(1_000, 1, Ok(vec![status("1", "RUNNING")]));
     assert!(cancels(&m.tick(30_999, &load(3, &[]))).is_empty());
-    assert_eq!(cancels(&m.tick(31_000, &load(3, &[]))), [("1".to_string(), false)]);
+    assert_eq!(
+        cancels(&m.tick(31_000, &load(3, &[]))),
+        [("1".to_string(), false)]
+    );
     let q = m.queues().next().unwrap();
     assert_eq!(q.failures, 1);
     // It is not counted twice when Slurm reports it cancelled.
@@ -218,7 +246,11 @@ fn a_job_stuck_in_the_queue_is_reported_once_and_not_resubmitted() {
     }
     let q = m.queues().next().unwrap();
     assert_eq!(q.failures, 1);
-    assert!(q.last_error.as_deref().unwrap().contains("PartitionNodeLimit"));
+    assert!(q
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("PartitionNodeLimit"));
 }
 
 #[test]
@@ -226,11 +258,18 @@ fn removing_a_queue_ends_its_jobs_then_forgets_it() {
     let mut m = AutoAlloc::new(tunables());
     let id = m.add_queue(params(2));
     grow(&mut m, 0, &load(2, &[]), 1);
-    m.polled(0, 1, Ok(vec![status("1", "RUNNING"), status("2", "PENDING")]));
+    m.polled(
+        0,
+        1,
+        Ok(vec![status("1", "RUNNING"), status("2", "PENDING")]),
+    );
     m.remove_queue(id).unwrap();
     let a = m.tick(100, &load(2, &[]));
     assert_eq!(submits(&a), 0);
-    assert_eq!(cancels(&a), [("1".to_string(), true), ("2".to_string(), false)]);
+    assert_eq!(
+        cancels(&a),
+        [("1".to_string(), true), ("2".to_string(), false)]
+    );
     assert_eq!(m.queues().count(), 1, "kept until its jobs are gone");
     m.polled(2_100, 1, Ok(vec![]));
     m.tick(2_200, &load(2, &[]));
@@ -245,9 +284,12 @@ fn parses_sbatch_and_squeue_and_refuses_anything_else() {
     assert!(parse_sbatch("sbatch: error: Batch job submission failed").is_err());
     assert!(parse_sbatch("12;rm -rf /").is_ok_and(|id| id == "12"));
     assert!(parse_sbatch("").is_err());
-    let jobs = parse_squeue("12|RUNNING|None\n13|PENDING|Resources\n\n14|COMPLETED|None\n").unwrap();
+    let jobs =
+        parse_squeue("12|RUNNING|None\n13|PENDING|Resources\n\n14|COMPLETED|None\n").unwrap();
     assert_eq!(
-        jobs.iter().map(|j| (j.job.as_str(), j.state, j.reason.as_str())).collect::<Vec<_>>(),
+        jobs.iter()
+            .map(|j| (j.job.as_str(), j.state, j.reason.as_str()))
+            .collect::<Vec<_>>(),
         [
             ("12", SlurmState::Running, ""),
             ("13", SlurmState::Pending, "Resources"),
@@ -268,7 +310,11 @@ fn params_that_could_break_the_script_are_refused() {
     let mut p = params(1);
     p.worker_args = vec!["--name\nrm".into()];
     assert!(p.check().is_err());
-    assert!(params(0).check().unwrap_err().to_string().contains("--max-workers"));
+    assert!(params(0)
+        .check()
+        .unwrap_err()
+        .to_string()
+        .contains("--max-workers"));
     let mut p = params(1);
     p.time_limit_s = 60;
     assert!(p.check().unwrap_err().to_string().contains("time limit"));

@@ -62,7 +62,12 @@ impl Scheduler {
         self.jobs
             .values()
             .filter(|j| !j.state.is_final() && !j.paused)
-            .map(|j| j.tasks.iter().filter(|t| t.state == TaskState::Pending).count() as u64)
+            .map(|j| {
+                j.tasks
+                    .iter()
+                    .filter(|t| t.state == TaskState::Pending)
+                    .count() as u64
+            })
             .sum()
     }
 
