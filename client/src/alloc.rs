@@ -9,7 +9,8 @@ use chirpfarm_proto::v1;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-const EXAMPLES: &str = "\
+/// Shown after `chirpfarm alloc --help` and its subcommands' help.
+pub const EXAMPLES: &str = "\
 Examples:
   chirpfarm alloc list
   chirpfarm alloc add slurm --max-workers 8 --partition short --time-limit 2h

@@ -136,7 +136,7 @@ pub enum Command {
     Workers(WorkersCmd),
     /// Automatic allocation: list, add or remove the coordinator's Slurm queues, which submit
     /// worker jobs while tasks wait and end them when idle.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = crate::alloc::EXAMPLES)]
     Alloc(crate::alloc::AllocCmd),
     /// Check that a coordinator serves (gRPC health): exit 0 serving, 1 not serving, 3 unreachable.
     Health(crate::health::HealthCmd),
