@@ -283,7 +283,7 @@ async fn main() -> ExitCode {
         }
     };
     let addr = bound.to_string();
-    match args
+    let autoalloc = match args
         .alloc
         .launch(bound, security.tls.is_some(), args.data_dir.as_deref())
     {
@@ -346,6 +346,16 @@ async fn main() -> ExitCode {
         chirpfarm_proto::shutdown::signal(),
     )
     .await;
+    // Allocated worker jobs are told to end (scancel) before the process exits (after a
+    // graceful shutdown; a failed server never began one).
+    if served.is_err() {
+        autoalloc.abort();
+    } else if tokio::time::timeout(std::time::Duration::from_secs(40), autoalloc)
+        .await
+        .is_err()
+    {
+        tracing::warn!("autoalloc: ending the allocated jobs took more than 40 s");
+    }
     // The HTTP endpoint stays up while leases drain, and stops with the gRPC server.
     let _ = stop_http.send(());
     if let Some(task) = http {

@@ -7,7 +7,10 @@
 # that does not exist: sbatch fails, the failure is counted and reported by `chirpfarm alloc
 # list`, and the queue backs off instead of resubmitting in a loop.
 #
-# Prints allocation_to_first_result_seconds, search_seconds, idle_to_gone_seconds, then PASS or
+# Last, a coordinator stopped (SIGTERM) while its workers run must end their jobs.
+#
+# Prints allocation_to_first_result_seconds, search_seconds, idle_to_gone_seconds,
+# shutdown_to_jobs_gone_seconds, then PASS or
 # FAIL. Exit: 0 passed (or "SKIP: why" when Slurm cannot start here), 1 failed. Bounded by
 # CHIRPFARM_TEST_BUDGET seconds (default 300). Binaries: as tests/slurm/test-workers.sh.
 set -uo pipefail
@@ -96,4 +99,17 @@ for j in $jobs_seen; do
 done
 [ -n "$jobs_seen" ] || fail "no allocated job was seen in squeue"
 [ "$(queue_field 1 failures)" = 0 ] || fail "queue 1 counted failures: $(cli alloc list)"
+
+# Shutdown: a coordinator stopped while its allocated workers run ends their jobs.
+search="$(cli submit "${big[@]}" | tr -d '\r\n ')"
+[[ "$search" == job-* ]] || fail "chirpfarm submit printed '$search'"
+jobs_running() { [ -n "$(squeue -h -t running -o %i)" ]; }
+queue_empty() { [ -z "$(squeue -h -o %i)" ]; }
+wait_until 60 "an allocated job to run" jobs_running ||
+    fail "nothing was allocated for the second search"
+t_stop="$(now)"
+stop_coordinator
+wait_until 60 "the allocated jobs to end after the coordinator stopped" queue_empty ||
+    fail "jobs left after the coordinator stopped: $(squeue)"
+metric shutdown_to_jobs_gone_seconds "$(elapsed "$t_stop" "$(now)")"
 echo "PASS: automatic allocation on a real Slurm ($allocated job(s), gone when idle)"

@@ -180,13 +180,14 @@ fn hostname() -> Option<String> {
 }
 
 /// Starts the driver with the --autoalloc queue (if any); the driver runs in any case, so
-/// `chirpfarm alloc add` works on every coordinator.
+/// `chirpfarm alloc add` works on every coordinator. The task ends after shutdown began and
+/// every allocated job was told to end: await it before exiting.
 pub fn start(
     coord: &Coordinator,
     tunables: Tunables,
     queue: Option<QueueParams>,
     launch: WorkerLaunch,
-) {
+) -> tokio::task::JoinHandle<()> {
     {
         let mut m = coord.autoalloc.lock();
         m.tunables = tunables;
@@ -195,5 +196,5 @@ pub fn start(
             tracing::info!(queue = id, job_name = %launch.job_name, workers_connect_to = %launch.coordinator_url, output = %launch.output_dir.display(), "autoalloc: Slurm queue {id}");
         }
     }
-    tokio::spawn(super::driver::run(coord.clone(), launch));
+    tokio::spawn(super::driver::run(coord.clone(), launch))
 }
