@@ -297,7 +297,7 @@ async fn main() -> ExitCode {
             eprintln!("error: {e}");
             return ExitKind::BadInput.into();
         }
-    }
+    };
     let http = match &args.http {
         None => None,
         Some(a) => match tokio::net::TcpListener::bind(&http_addrs[..]).await {

@@ -198,3 +198,80 @@ pub fn start(
     }
     tokio::spawn(super::driver::run(coord.clone(), launch))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        alloc: AllocArgs,
+    }
+
+    fn flags(args: &[&str]) -> AllocArgs {
+        Flags::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .unwrap()
+            .alloc
+    }
+
+    #[test]
+    fn the_queue_comes_from_the_flags_and_is_checked() {
+        assert_eq!(flags(&[]).queue(), Ok(None));
+        let q = flags(&[
+            "--autoalloc",
+            "slurm",
+            "--max-workers",
+            "3",
+            "--time-limit",
+            "2h",
+            "--worker-args",
+            "--template-cache-mb 64",
+        ])
+        .queue()
+        .unwrap()
+        .unwrap();
+        assert_eq!((q.max_workers, q.time_limit_s), (3, 7200));
+        assert_eq!(q.worker_args, ["--template-cache-mb", "64"]);
+        assert_eq!(q.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT_S * 1000);
+        let e = flags(&[
+            "--autoalloc",
+            "slurm",
+            "--max-workers",
+            "3",
+            "--partition",
+            "a b",
+        ])
+        .queue()
+        .unwrap_err();
+        assert!(e.contains("partition"), "{e}");
+        assert!(flags(&["--alloc-poll", "0"]).tunables().is_err());
+    }
+
+    #[test]
+    fn workers_connect_to_the_listening_address_and_output_goes_to_an_absolute_folder() {
+        let a = flags(&["--worker-bin", "/opt/w"]);
+        let l = a
+            .launch("127.0.0.1:5005".parse().unwrap(), false, None)
+            .unwrap();
+        assert_eq!(l.coordinator_url, "http://127.0.0.1:5005");
+        assert_eq!(l.worker_bin, "/opt/w");
+        assert!(l.output_dir.is_absolute() && l.output_dir.ends_with("chirpfarm-alloc"));
+        assert!(l.job_name.starts_with("chirpfarm-") && l.job_name.len() == 16);
+        let l = a
+            .launch(
+                "127.0.0.1:5005".parse().unwrap(),
+                true,
+                Some(std::path::Path::new("/var/lib/cf")),
+            )
+            .unwrap();
+        assert_eq!(l.coordinator_url, "https://127.0.0.1:5005");
+        assert_eq!(l.output_dir, std::path::Path::new("/var/lib/cf/alloc"));
+        let bad = flags(&["--worker-url", "lab1:5005"]);
+        let e = bad
+            .launch("127.0.0.1:1".parse().unwrap(), false, None)
+            .unwrap_err();
+        assert!(e.contains("http://"), "{e}");
+    }
+}
