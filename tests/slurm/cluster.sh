@@ -206,16 +206,19 @@ run)
     # cluster is stopped.
     trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null && wait "$child"; exit 143' TERM
     trap '[ -n "$child" ] && kill -INT "$child" 2>/dev/null && wait "$child"; exit 130' INT
-    # A watchdog outliving a SIGKILL of this script: when this shell is gone, stop the cluster.
+    # A watchdog outliving a SIGKILL of this script: when this shell is gone, end CMD (its PID
+    # is in DIR/cmd.pid) and stop the cluster.
     parent=$$
     (
         trap '' INT TERM
         while kill -0 "$parent" 2>/dev/null; do sleep 1; done
+        cmd_pid=$(cat "$dir/cmd.pid" 2>/dev/null) && kill -TERM "$cmd_pid" 2>/dev/null
         stop_cluster "$dir"
     ) >/dev/null 2>&1 </dev/null &
     start_cluster
     "$@" &
     child=$!
+    echo "$child" >"$dir/cmd.pid"
     wait "$child"
     ;;
 *) usage ;;
