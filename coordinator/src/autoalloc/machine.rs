@@ -122,7 +122,9 @@ pub struct Queue {
     /// `alloc remove`d: its jobs are being cancelled; it goes when they are gone.
     pub removing: bool,
     next_poll_ms: u64,
-    polling: bool,
+    /// When the poll in flight was asked for (`None`: none in flight). A job submitted after it
+    /// may be missing from its answer without having ended.
+    polling: Option<u64>,
 }
 
 impl Queue {
@@ -196,7 +198,7 @@ impl AutoAlloc {
                 paused: None,
                 removing: false,
                 next_poll_ms: 0,
-                polling: false,
+                polling: None,
             },
         );
         id
@@ -301,8 +303,8 @@ impl AutoAlloc {
             for why in failed {
                 fail(q, &t, now_ms, why);
             }
-            if !q.allocations.is_empty() && !q.polling && now_ms >= q.next_poll_ms {
-                q.polling = true;
+            if !q.allocations.is_empty() && q.polling.is_none() && now_ms >= q.next_poll_ms {
+                q.polling = Some(now_ms);
                 actions.push(Action::Poll { queue: q.id });
             }
             let wanted = load.pending_tasks > starting_all
@@ -372,7 +374,7 @@ impl AutoAlloc {
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
-        q.polling = false;
+        let asked_ms = q.polling.take().unwrap_or(0);
         q.next_poll_ms = now_ms + t.poll_ms;
         let listed = match result {
             Ok(l) => l,
@@ -395,6 +397,8 @@ impl AutoAlloc {
                     }
                 }
                 Some(s) => ended.push((a.job.clone(), Some(s.state))),
+                // Submitted while the poll ran: squeue may not have known it yet.
+                None if a.submitted_ms >= asked_ms => {}
                 None => ended.push((a.job.clone(), None)),
             }
         }

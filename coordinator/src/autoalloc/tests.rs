@@ -344,3 +344,25 @@ fn the_script_quotes_every_word_and_signals_the_steps() {
     assert!(s.contains("--name \"chirpfarm-alloc-$SLURM_JOB_ID\""));
     assert!(!s.contains("--exclusive"));
 }
+
+#[test]
+fn a_job_submitted_while_squeue_ran_is_not_taken_for_ended() {
+    let mut m = AutoAlloc::new(tunables());
+    m.add_queue(params(2));
+    assert_eq!(grow(&mut m, 0, &load(1, &[]), 1), ["1"]);
+    // A poll is asked for at 3 s; job 2's sbatch, asked for then too, returns at 3.5 s, before
+    // squeue answers without it at 4 s: job 2 has not ended.
+    m.polled(1_000, 1, Ok(vec![status("1", "RUNNING")]));
+    let a = m.tick(3_000, &load(2, &[]));
+    assert!(a.iter().any(|a| matches!(a, Action::Poll { .. })));
+    assert_eq!(submits(&a), 1, "job 1 has no worker yet, 2 tasks wait");
+    m.submitted(3_500, 1, Ok("2".into()));
+    m.polled(4_000, 1, Ok(vec![status("1", "RUNNING")]));
+    let q = m.queues().next().unwrap();
+    assert!(q.allocations.contains_key("2") && q.failures == 0, "{q:?}");
+    // Missing from a poll asked for after its submission: ended (before its worker came).
+    m.tick(6_000, &load(2, &[]));
+    m.polled(6_500, 1, Ok(vec![status("1", "RUNNING")]));
+    let q = m.queues().next().unwrap();
+    assert!(!q.allocations.contains_key("2") && q.failures == 1, "{q:?}");
+}
