@@ -374,7 +374,8 @@ impl AutoAlloc {
         let Some(q) = self.queues.get_mut(&queue) else {
             return;
         };
-        let asked_ms = q.polling.take().unwrap_or(0);
+        // An answer nobody asked for (tests) stands for a poll made now.
+        let asked_ms = q.polling.take().unwrap_or(now_ms);
         q.next_poll_ms = now_ms + t.poll_ms;
         let listed = match result {
             Ok(l) => l,
