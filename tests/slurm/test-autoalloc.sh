@@ -7,7 +7,8 @@
 # that does not exist: sbatch fails, the failure is counted and reported by `chirpfarm alloc
 # list`, and the queue backs off instead of resubmitting in a loop.
 #
-# Last, a coordinator stopped (SIGTERM) while its workers run must end their jobs.
+# Then a coordinator stopped (SIGTERM) while its workers run must end their jobs; last, jobs
+# whose worker fails at start are counted, reported and backed off (two jobs, not a loop).
 #
 # Prints allocation_to_first_result_seconds, search_seconds, idle_to_gone_seconds,
 # shutdown_to_jobs_gone_seconds, then PASS or
@@ -112,4 +113,23 @@ stop_coordinator
 wait_until 60 "the allocated jobs to end after the coordinator stopped" queue_empty ||
     fail "jobs left after the coordinator stopped: $(squeue)"
 metric shutdown_to_jobs_gone_seconds "$(elapsed "$t_stop" "$(now)")"
-echo "PASS: automatic allocation on a real Slurm ($allocated job(s), gone when idle)"
+
+# Jobs failing at start (a worker that exits at once: --threads 0 is refused with exit 2):
+# counted, reported, backed off (30 s, then 60 s): two jobs in 20 s, not a loop.
+start_coordinator "$work/coordinator-failing.log" --autoalloc slurm --max-workers 2 \
+    --worker-args "--threads 0" --alloc-poll 1 --alloc-dir "$work/alloc" --worker-bin "$bin/chirpfarm-worker"
+search="$(cli submit "${big[@]}" | tr -d '\r\n ')"
+[[ "$search" == job-* ]] || fail "chirpfarm submit printed '$search'"
+two_failures() { [ "$(queue_field 1 failures)" = 2 ]; }
+wait_until 60 "two failed starts to be counted" two_failures || fail "failures not counted: $(cli alloc list)"
+sleep 10
+submitted="$(queue_field 1 submitted)"
+failures="$(queue_field 1 failures)"
+error="$(queue_field 1 last_error)"
+log "failing starts: submitted=$submitted failures=$failures last_error=$error"
+cli alloc list | sed 's/^/    /' >&2
+[ "$submitted" = 2 ] && [ "$failures" = 2 ] || fail "jobs failing at start were resubmitted: submitted=$submitted failures=$failures"
+case "$error" in *"before its worker registered"*) ;; *) fail "the failure is not explained: $error" ;; esac
+[ "$(queue_field 1 next_submit_in_ms)" -gt 0 ] || fail "queue 1 is not backing off"
+stop_coordinator
+echo "PASS: automatic allocation on a real Slurm ($allocated job(s), gone when idle; failing starts backed off)"
