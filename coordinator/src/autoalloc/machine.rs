@@ -292,9 +292,9 @@ impl AutoAlloc {
                             drain: false,
                         });
                         failed.push(format!(
-                            "job {}: its worker did not register within {} s of the job starting (see its output file)",
-                            a.job,
-                            t.start_timeout_ms / 1000
+                            "job {job}: its worker did not register within {} s of the job starting (see chirpfarm-alloc-{job}.out in --alloc-dir)",
+                            t.start_timeout_ms / 1000,
+                            job = a.job
                         ));
                     }
                     _ => {}
@@ -444,8 +444,8 @@ fn verdict(a: &Allocation, state: Option<SlurmState>) -> Verdict {
     }
     if !a.worker_seen {
         return Verdict::Failure(format!(
-            "job {} ended {shown} before its worker registered (see its output file)",
-            a.job
+            "job {job} ended {shown} before its worker registered (see chirpfarm-alloc-{job}.out in --alloc-dir)",
+            job = a.job
         ));
     }
     match state {
