@@ -280,6 +280,29 @@ fn send(tx: &OutTx, m: Out) {
     let _ = tx.send(v1::WorkerMessage { msg: Some(m) });
 }
 
+/// How long a worker that stops waits for the coordinator to close the session after its own
+/// side is closed.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Ends a session cleanly: closes our side (after the messages already queued: the last
+/// results), then waits until the coordinator closes its side, which it does once it has
+/// handled everything we sent and forgotten this worker. Returning earlier could end the
+/// process with the last results still unsent. Leases that arrive meanwhile are not started:
+/// the coordinator gives them back to the queue when it drops the session.
+async fn close_session(out: OutTx, inbound: &mut tonic::Streaming<v1::CoordinatorMessage>) {
+    drop(out);
+    let drained = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Ok(Some(_)) = inbound.message().await {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            wait_s = CLOSE_WAIT.as_secs(),
+            "the coordinator did not close the session: leaving anyway"
+        );
+    }
+}
+
 /// Sleeps until `deadline`, or forever without one (for a `select!` branch that is disabled
 /// then anyway).
 async fn sleep_until(deadline: Option<Instant>) {
@@ -480,6 +503,7 @@ impl<'a> Daemon<'a> {
         loop {
             if self.finished_draining() {
                 tracing::info!(handed_back = self.state.running(), "worker stopping");
+                close_session(out_tx, &mut inbound).await;
                 return Ok(SessionEnd::Shutdown);
             }
             let idle_deadline = self.idle.deadline();

@@ -111,7 +111,10 @@ mod tests {
         let mut t = IdleTimer::new(Some(5 * S), t0);
         t.observe(true, t0 + 4 * S); // a lease arrives just in time
         t.observe(false, t0 + 6 * S);
-        assert!(!t.expired(t0 + 10 * S), "4 s idle before + 4 s after is not 5 s in a row");
+        assert!(
+            !t.expired(t0 + 10 * S),
+            "4 s idle before + 4 s after is not 5 s in a row"
+        );
         assert!(t.expired(t0 + 11 * S));
     }
 
