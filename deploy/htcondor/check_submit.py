@@ -108,7 +108,7 @@ def worker_help():
         if path and os.access(path, os.X_OK):
             text = subprocess.run([path, "--help"], capture_output=True, text=True, check=True).stdout
             flags = set(re.findall(r"(--[a-z][a-z0-9-]*)", text))
-            env = set(re.findall(r"\[env: ([A-Z_]+)=", text))
+            env = set(re.findall(r"\[env:\s+([A-Z_]+)=", text))
             return path, flags, env
     return None, None, None
 
