@@ -269,11 +269,20 @@ fn sigterm_mid_task_finishes_the_task_reports_it_and_exits_0() {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no drain line in the worker's log:\n{log}"));
     assert!(in_flight >= 1, "SIGTERM did not land mid-task:\n{log}");
-    // What it held was finished and reported, not dropped: the coordinator has those tasks.
-    let info = job_info(&url, &job);
+    // What it held was finished and reported, not dropped: the coordinator has those tasks
+    // (accepted results are stored asynchronously, so give it a moment; with no worker left,
+    // a task whose result was lost could not become done meanwhile).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let info = loop {
+        let info = job_info(&url, &job);
+        if info["tasks_done"].as_u64().unwrap() >= in_flight || Instant::now() > deadline {
+            break info;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert!(
         info["tasks_done"].as_u64().unwrap() >= in_flight,
-        "held {in_flight} task(s) at SIGTERM but the coordinator has {info}"
+        "held {in_flight} task(s) at SIGTERM but the coordinator has {info}:\n{log}"
     );
     assert_eq!(info["failures"], 0, "{info}");
     println!(

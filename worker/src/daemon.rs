@@ -292,7 +292,19 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 async fn close_session(out: OutTx, inbound: &mut tonic::Streaming<v1::CoordinatorMessage>) {
     drop(out);
     let drained = tokio::time::timeout(CLOSE_WAIT, async {
-        while let Ok(Some(_)) = inbound.message().await {}
+        loop {
+            match inbound.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {
+                    tracing::debug!("the coordinator closed the session");
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "the session ended with an error while closing");
+                    break;
+                }
+            }
+        }
     })
     .await;
     if drained.is_err() {
