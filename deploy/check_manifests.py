@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Static checks of every YAML file under deploy/ (Kubernetes manifests, kustomization,
-docker-compose) and of the systemd units. Run by deploy/test-manifests.sh; needs PyYAML.
+"""Static checks of every YAML file under deploy/ (Kubernetes manifests, kustomizations,
+the worker autoscalers and prometheus-adapter rules, docker-compose) and of the systemd units.
+Run by deploy/test-manifests.sh; needs PyYAML. The autoscaling checks live in
+check_autoscaling.py.
 
 Prints one line per problem and exits 1 if there is any.
 """
@@ -10,6 +12,8 @@ import re
 import sys
 
 import yaml
+
+import check_autoscaling
 
 DEPLOY = os.path.dirname(os.path.abspath(__file__))
 problems = []
@@ -380,7 +384,7 @@ def main():
             if f.endswith((".yml", ".yaml")):
                 yaml_files.append(os.path.join(d, f))
     yaml_files.sort()
-    k8s_docs, kustomizations, composes = {}, [], []
+    k8s_docs, kustomizations, composes, adapters = {}, [], [], []
     for path in yaml_files:
         docs = load_all(path)
         if not docs:
@@ -391,12 +395,16 @@ def main():
             kustomizations.append((path, first))
         elif isinstance(first, dict) and "services" in first:
             composes.append((path, first))
+        elif isinstance(first, dict) and "rules" in first and "prometheus" in first:
+            adapters.append((path, first))  # prometheus-adapter Helm values
         elif isinstance(first, dict) and "apiVersion" in first:
             k8s_docs[path] = docs
         else:
             problem(path, "neither a Kubernetes manifest, a kustomization nor a compose file")
         checked.append(os.path.relpath(path, DEPLOY))
     check_k8s(k8s_docs)
+    objects = [(p, d) for p, docs in k8s_docs.items() for d in docs if isinstance(d, dict)]
+    check_autoscaling.check(objects, adapters, problem)
     for path, doc in kustomizations:
         check_kustomization(path, doc, list(k8s_docs))
     if not kustomizations:

@@ -6,9 +6,18 @@
 #     into it), the StatefulSet has its PVC template mounted at /var/lib/chirpfarm, the Service
 #     port is the container port the coordinator listens on, the kustomization lists every file;
 #     the compose file's services, secrets, networks, ports (127.0.0.1), healthcheck, init and
-#     profiles; the systemd units' required hardening keys;
+#     profiles; the systemd units' required hardening keys; the worker autoscalers under
+#     k8s-autoscale/ (deploy/check_autoscaling.py: KEDA ScaledObject, HPA and prometheus-adapter
+#     rules target the worker Deployment, and their queries name metrics and label values the
+#     coordinator exports);
+#   * deploy/check_autoscaling.py --live: a real coordinator on 127.0.0.1 with a backlog of
+#     tasks, its /metrics scraped, each scaling query evaluated against it (SKIP without built
+#     binaries: cargo build --bins);
+#   * deploy/htcondor/test-submit.sh: the HTCondor submit description, parsed and expanded by
+#     the HTCondor Python bindings (SKIP where they cannot be installed);
 #   * when the tools are installed: `docker-compose config -q`, `systemd-analyze verify` on the
-#     units, `kubernetes-validate --strict` on the manifests, shellcheck on the scripts.
+#     units, `kubectl kustomize` of deploy/k8s and each autoscaling overlay,
+#     `kubernetes-validate --strict` on the manifests, shellcheck on the scripts.
 # Exit 1 on any problem; "SKIP: ..." and exit 0 when PyYAML can be neither imported nor
 # installed.
 set -euo pipefail
@@ -50,6 +59,20 @@ if ! python3 -c 'import yaml' >/dev/null 2>&1; then
 fi
 
 check "YAML structure (check_manifests.py)" "$python" "$here/check_manifests.py"
+check "autoscaling queries against a live coordinator" "$python" "$here/check_autoscaling.py" --live
+check "HTCondor submit description (htcondor/test-submit.sh)" bash "$here/htcondor/test-submit.sh"
+
+if command -v kubectl >/dev/null 2>&1; then
+    kustomize_all() {
+        local d
+        for d in "$here/k8s" "$here"/k8s-autoscale/*/; do
+            kubectl kustomize "$d" >/dev/null || { echo "kubectl kustomize $d failed"; return 1; }
+        done
+    }
+    check "kubectl kustomize (base and autoscaling overlays)" kustomize_all
+else
+    skip "kubectl kustomize" "kubectl not installed"
+fi
 
 if command -v docker-compose >/dev/null 2>&1; then
     check "docker-compose config" docker-compose -f "$here/docker-compose.yml" config -q
@@ -77,6 +100,7 @@ if command -v kubernetes-validate >/dev/null 2>&1; then
     for f in "$here"/k8s/*.yaml; do
         [ "$(basename "$f")" = kustomization.yaml ] || k8s_files+=("$f")
     done
+    k8s_files+=("$here/k8s-autoscale/hpa/worker-hpa.yaml") # the ScaledObject is a CRD: no schema
     check "kubernetes-validate --strict" kubernetes-validate --strict --quiet "${k8s_files[@]}"
 else
     skip "kubernetes-validate" "not installed (pip install kubernetes-validate)"
@@ -86,7 +110,7 @@ syntax_ok() {
     local f
     for f in "$@"; do bash -n "$f" || return 1; done
 }
-scripts=("$here"/*.sh "$here"/slurm/workers.sbatch)
+scripts=("$here"/*.sh "$here"/htcondor/*.sh "$here"/slurm/workers.sbatch)
 check "bash -n" syntax_ok "${scripts[@]}"
 if command -v shellcheck >/dev/null 2>&1; then
     check "shellcheck" shellcheck --severity=warning "${scripts[@]}"

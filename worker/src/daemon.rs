@@ -7,11 +7,13 @@
 //! results back and grants a new credit. Heartbeats are sent from the async runtime, so compute
 //! never delays them. When the coordinator is not up yet or goes away, the daemon reconnects
 //! with exponential back-off. On shutdown it stops taking work, finishes what it holds (up to a
-//! grace period), reports it, and returns.
+//! grace period), reports it, and returns. With an idle timeout ([`crate::idle`]) it also
+//! returns, deregistering by closing its session, once it has held no task for that long.
 
 use crate::data_cache::DataCache;
 use crate::engine::data::DataEngine;
 use crate::engine::Engine;
+use crate::idle::IdleTimer;
 use crate::lease::{Compute, Done, Jobs};
 use crate::metrics::{Sources, WorkerMetrics};
 use crate::session::{Effect, Profile, WorkerSession};
@@ -58,6 +60,9 @@ pub struct WorkerConfig {
     /// Where to serve `GET /metrics` (Prometheus), if anywhere; port 0 picks a free port (the
     /// bound address is logged).
     pub metrics_listen: Option<String>,
+    /// Leave (deregister and return `Ok`) after holding no task for this long; `None` (the
+    /// default) stays forever. For batch jobs, which cost walltime while they wait.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl WorkerConfig {
@@ -81,6 +86,7 @@ impl WorkerConfig {
             max_backoff: Duration::from_secs(5),
             noop: false,
             metrics_listen: None,
+            idle_timeout: None,
         }
     }
 }
@@ -209,6 +215,10 @@ pub async fn run_with(
     let mut daemon = Daemon::new(&config, pool, sources, metrics, stop_rx.clone());
     loop {
         daemon.collect_offline();
+        if daemon.idle.expired(Instant::now()) {
+            daemon.leave_idle();
+            return Ok(());
+        }
         if *stop_rx.borrow() {
             daemon.begin_drain();
             if daemon.finished_draining() {
@@ -232,9 +242,11 @@ pub async fn run_with(
                 }
                 tracing::warn!(coordinator = %config.coordinator, retry_in_ms = backoff.as_millis() as u64, "{why}");
                 let mut stop = stop_rx.clone();
+                let idle_deadline = daemon.idle.deadline();
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
                     _ = stop.wait_for(|s| *s), if daemon.draining_since.is_none() => {}
+                    _ = sleep_until(idle_deadline), if idle_deadline.is_some() => {}
                 }
                 backoff = (backoff * 2).min(config.max_backoff);
             }
@@ -255,6 +267,9 @@ struct Daemon<'a> {
     stop: tokio::sync::watch::Receiver<bool>,
     done_rx: mpsc::UnboundedReceiver<Done>,
     draining_since: Option<Instant>,
+    /// How long the session has held nothing (`--idle-timeout`); fed from the session's state
+    /// after every change, read by the timers below.
+    idle: IdleTimer,
     /// What `/metrics` reports; recorded here, in the shell, never in the session.
     metrics: Arc<WorkerMetrics>,
 }
@@ -263,6 +278,50 @@ type OutTx = mpsc::UnboundedSender<v1::WorkerMessage>;
 
 fn send(tx: &OutTx, m: Out) {
     let _ = tx.send(v1::WorkerMessage { msg: Some(m) });
+}
+
+/// How long a worker that stops waits for the coordinator to close the session after its own
+/// side is closed.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// Ends a session cleanly: closes our side (after the messages already queued: the last
+/// results), then waits until the coordinator closes its side, which it does once it has
+/// handled everything we sent and forgotten this worker. Returning earlier could end the
+/// process with the last results still unsent. Leases that arrive meanwhile are not started:
+/// the coordinator gives them back to the queue when it drops the session.
+async fn close_session(out: OutTx, inbound: &mut tonic::Streaming<v1::CoordinatorMessage>) {
+    drop(out);
+    let drained = tokio::time::timeout(CLOSE_WAIT, async {
+        loop {
+            match inbound.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => {
+                    tracing::debug!("the coordinator closed the session");
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "the session ended with an error while closing");
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            wait_s = CLOSE_WAIT.as_secs(),
+            "the coordinator did not close the session: leaving anyway"
+        );
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one (for a `select!` branch that is disabled
+/// then anyway).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl<'a> Daemon<'a> {
@@ -294,6 +353,7 @@ impl<'a> Daemon<'a> {
             stop,
             done_rx,
             draining_since: None,
+            idle: IdleTimer::new(config.idle_timeout, Instant::now()),
             metrics,
         }
     }
@@ -317,6 +377,26 @@ impl<'a> Daemon<'a> {
             self.draining_since = Some(Instant::now());
             self.state.drain();
         }
+    }
+
+    /// The idle timeout passed: ask for no more work, like a shutdown, so the session ends
+    /// (closing it deregisters this worker; a lease the coordinator sent meanwhile goes back
+    /// to its queue, as for any worker that leaves).
+    fn leave_idle(&mut self) {
+        if self.draining_since.is_none() {
+            let secs = self.idle.limit().unwrap_or_default().as_secs_f64();
+            tracing::info!(
+                idle_timeout_s = secs,
+                "no task for {secs} s (--idle-timeout): deregistering and exiting"
+            );
+            self.draining_since = Some(Instant::now());
+            self.state.drain();
+        }
+    }
+
+    /// Records whether the session holds work now, for the idle timeout.
+    fn note_activity(&mut self) {
+        self.idle.observe(!self.state.idle(), Instant::now());
     }
 
     /// Whether shutdown was requested and nothing is left to report (or the grace period is
@@ -348,6 +428,7 @@ impl<'a> Daemon<'a> {
             }
         }
         self.metrics.in_flight(self.state.running());
+        self.note_activity();
         None
     }
 
@@ -357,6 +438,7 @@ impl<'a> Daemon<'a> {
         self.metrics.finished(&done.msg, done.filtered);
         let effects = self.state.finished(done.key, done.msg);
         self.metrics.in_flight(self.state.running());
+        self.note_activity();
         effects
     }
 
@@ -433,9 +515,16 @@ impl<'a> Daemon<'a> {
         loop {
             if self.finished_draining() {
                 tracing::info!(handed_back = self.state.running(), "worker stopping");
+                close_session(out_tx, &mut inbound).await;
                 return Ok(SessionEnd::Shutdown);
             }
+            let idle_deadline = self.idle.deadline();
             tokio::select! {
+                _ = sleep_until(idle_deadline), if idle_deadline.is_some() && self.draining_since.is_none() => {
+                    if self.idle.expired(Instant::now()) {
+                        self.leave_idle();
+                    }
+                }
                 _ = heartbeat.tick() => {
                     send(&out_tx, Out::Heartbeat(v1::Heartbeat { templates_cached: self.engine.cached_templates() as u64 }));
                 }

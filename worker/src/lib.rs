@@ -1,8 +1,9 @@
 //! # chirpfarm-worker
 //!
 //! The numerics of chirpfarm and the daemon that serves them to a coordinator: [`daemon`] (the
-//! I/O shell), [`session`] (the protocol as a sans-IO state machine), [`lease`] (running and
-//! revoking computations), [`metrics`] (Prometheus counters and the `/metrics` endpoint).
+//! I/O shell), [`session`] (the protocol as a sans-IO state machine), [`idle`] (when an idle
+//! worker leaves, `--idle-timeout`), [`lease`] (running and revoking computations), [`metrics`]
+//! (Prometheus counters and the `/metrics` endpoint).
 //!
 //! A tour of [`engine`], the matched-filter engine:
 //!
@@ -25,6 +26,7 @@ pub mod daemon;
 pub mod data_cache;
 pub mod data_task;
 pub mod engine;
+pub mod idle;
 pub mod lease;
 pub mod metrics;
 pub mod session;

@@ -6,12 +6,24 @@ use chirpfarm_worker::daemon::{self, WorkerConfig};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// Parses `--idle-timeout`: seconds, greater than 0 and finite.
+fn idle_seconds(text: &str) -> Result<Duration, String> {
+    let why = || format!("{text:?} is not a number of seconds greater than 0 (e.g. 300)");
+    let secs: f64 = text.trim().parse().map_err(|_| why())?;
+    if secs.is_nan() || secs <= 0.0 {
+        return Err(why());
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| why())
+}
 
 /// A chirpfarm worker daemon: registers with a coordinator, runs the matched-filter tasks it
 /// leases on all (or --threads) cores, and keeps normalised templates cached between tasks and
 /// jobs. It may be started before the coordinator: it retries with back-off until it connects,
 /// and reconnects by itself when the coordinator restarts. Ctrl-C or SIGTERM finishes the
-/// current tasks, reports them and exits 0.
+/// current tasks, reports them and exits 0; so does --idle-timeout once no task came for that
+/// long (for batch jobs: the job ends instead of holding its slot).
 #[derive(Debug, Parser)]
 #[command(
     name = "chirpfarm-worker",
@@ -24,6 +36,7 @@ Examples:
   chirpfarm-worker --coordinator http://lab1:50051
   chirpfarm-worker --coordinator https://lab1:50051 --ca-file ca.pem --token-file token --threads 16
   CHIRPFARM_COORDINATOR=http://lab1:50051 chirpfarm-worker --template-cache-mb 4096
+  chirpfarm-worker --coordinator http://lab1:50051 --idle-timeout 300   # in a batch job
 
 RUST_LOG sets the log filter (default info; e.g. RUST_LOG=chirpfarm_worker=debug); --log-format
 json writes one JSON object per line. --threads is at most 4 × the machine's cores.
@@ -76,6 +89,11 @@ struct Args {
     /// loopback or a private network if the counts themselves are sensitive.
     #[arg(long, env = "CHIRPFARM_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<String>,
+    /// Deregister and exit 0 after holding no task for this many seconds (decimals allowed),
+    /// counted from start or from the end of the last task, connected or not. A task never
+    /// ends early. Off by default: the worker waits for work forever.
+    #[arg(long, env = "CHIRPFARM_IDLE_TIMEOUT", value_name = "SECONDS", value_parser = idle_seconds)]
+    idle_timeout: Option<Duration>,
     /// Benchmarks only: answer every task at once with zeros, without computing.
     #[arg(long, hide = true)]
     noop: bool,
@@ -107,6 +125,7 @@ async fn main() -> ExitCode {
     }
     config.credits = args.credits;
     config.noop = args.noop;
+    config.idle_timeout = args.idle_timeout;
     config.metrics_listen = args.metrics_listen.filter(|a| !a.is_empty());
     if let Some(n) = args.name {
         config.name = n;
