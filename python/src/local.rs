@@ -64,6 +64,11 @@ pub fn search_local<'py>(
                 stop.store(true, Ordering::Relaxed);
                 // The engine stops within one template per thread; the scope joins it.
                 let _ = py.detach(|| recv(None));
+                if e.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py) {
+                    return Err(pyo3::exceptions::PyKeyboardInterrupt::new_err(
+                        "interrupted: the in-process search stopped",
+                    ));
+                }
                 return Err(e);
             }
         }
