@@ -167,6 +167,9 @@ impl Farm {
         wait_for_workers: bool,
     ) -> PyResult<Job> {
         let p = &prepared.inner;
+        let name = name
+            .map(|n| chirpfarm::args::job_name(&n).map_err(crate::errors::value))
+            .transpose()?;
         if chunk_size == Some(0) {
             return Err(crate::errors::value("chunk_size must be at least 1"));
         }
@@ -330,13 +333,15 @@ impl Job {
     /// Waits for the end and returns the results (a dict of arrays); raises as the CLI fails.
     fn result<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         self.wait(py, None)?;
-        let mut w = self
-            .watching
-            .lock()
-            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("the job's state is poisoned"))?;
-        let templates = w.masses.len();
-        let finished = py.detach(|| self.inner.rt.block_on(w.finish())).map_err(to_py)?;
-        drop(w);
+        let templates = self.with(|w| w.masses.len())?;
+        let finished = py
+            .detach(|| {
+                let mut w = self.watching.lock().map_err(|_| {
+                    CliError::Failed("the job's state is poisoned".into())
+                })?;
+                self.inner.rt.block_on(w.finish())
+            })
+            .map_err(to_py)?;
         match finished {
             Finished::Signals {
                 results,

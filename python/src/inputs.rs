@@ -161,7 +161,9 @@ pub fn prepare(
         a.mc_range = v;
     }
     a.chunk_size = opt(options, "chunk_size")?;
-    a.name = opt(options, "name")?;
+    a.name = opt::<String>(options, "name")?
+        .map(|n| chirpfarm::args::job_name(&n).map_err(value))
+        .transpose()?;
     if let Some(v) = opt(options, "approximant")? {
         a.approximant = v;
     }

@@ -36,7 +36,7 @@ pub fn search_local<'py>(
     let (tx, rx) = mpsc::channel();
     // A receiver is not `Sync`: behind a lock so that a reference may cross `detach`.
     let rx = Mutex::new(rx);
-    let recv = |timeout: Option<std::time::Duration>| {
+    let recv = |timeout: Option<std::time::Duration>| -> Result<_, mpsc::RecvTimeoutError> {
         let rx = rx.lock().map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
         match timeout {
             Some(t) => rx.recv_timeout(t),
