@@ -4,7 +4,7 @@
 use chirpfarm_core::{ExitKind, SpecError};
 
 /// Everything that can make a command fail, with its exit code.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CliError {
     /// Bad input from the user (exit 2).
     #[error("{0}")]

@@ -80,6 +80,8 @@ pub struct Watching {
     gathered: Arc<Mutex<Gathered>>,
     progress: Progress,
     task: Option<JoinHandle<Result<Collected, CliError>>>,
+    /// What [`Watching::finish`] returned, once it has.
+    outcome: Option<Result<Finished, CliError>>,
 }
 
 impl Watching {
@@ -116,6 +118,7 @@ impl Watching {
             gathered,
             progress,
             task: Some(task),
+            outcome: None,
         }
     }
 
@@ -159,8 +162,17 @@ impl Watching {
     }
 
     /// Waits for the job's end and returns its results; fails as the CLI would (the job failed
-    /// or was cancelled, the coordinator was lost, a block did not check out). Call it once.
+    /// or was cancelled, the coordinator was lost, a block did not check out). Later calls
+    /// return the same outcome.
     pub async fn finish(&mut self) -> Result<Finished, CliError> {
+        if self.outcome.is_none() {
+            let outcome = self.finish_once().await;
+            self.outcome = Some(outcome);
+        }
+        self.outcome.clone().expect("set above")
+    }
+
+    async fn finish_once(&mut self) -> Result<Finished, CliError> {
         let task = self
             .task
             .take()
