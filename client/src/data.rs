@@ -236,7 +236,11 @@ pub fn prepare_strain(a: &DataArgs, input: StrainInput) -> Result<PreparedData, 
         blobs: vec![strain_blob, psd_blob],
         meta: DataMeta {
             file: label,
-            psd: if psd_given { "(array)".into() } else { a.psd.clone() },
+            psd: if psd_given {
+                "(array)".into()
+            } else {
+                a.psd.clone()
+            },
             samples: strain.samples.len() as u64,
         },
     })

@@ -11,9 +11,7 @@
 
 use chirpfarm::args::{BenchCmd, Cli, Command};
 use chirpfarm::error::CliError;
-use chirpfarm::{
-    bank_cmd, bench, bench_load, commands, health, manage, simulate, stdout,
-};
+use chirpfarm::{bank_cmd, bench, bench_load, commands, health, manage, simulate, stdout};
 use chirpfarm_core::ExitKind;
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;

@@ -66,10 +66,10 @@ def main() -> None:
         return
     print(f"{'Mc':>6} {'seed numpy SNR':>24} {'chirpfarm SNR':>24}")
     for i in range(0, len(Mcs), 10):
-        print(f"{Mcs[i]:6.2f} {pooled[i]!r:>24} {r.snr[0, i]!r:>24}")
+        print(f"{Mcs[i]:6.2f} {float(pooled[i])!r:>24} {float(r.snr[0, i])!r:>24}")
     b = int(np.argmax(pooled))
-    print(f"best: seed Mc {Mcs[b]!r} SNR {pooled[b]!r}; "
-          f"chirpfarm Mc {r.best_mc[0]!r} SNR {r.best_snr[0]!r}")
+    print(f"best: seed Mc {float(Mcs[b])!r} SNR {float(pooled[b])!r}; "
+          f"chirpfarm Mc {float(r.best_mc[0])!r} SNR {float(r.best_snr[0])!r}")
     print(f"largest relative difference: {rel:.2e}")
     print(f"seed map: {t_mono:.3f} s; seed Pool({args.processes}): {t_pool:.3f} s "
           f"(map alone {t_map:.3f} s); chirpfarm.search: {t_cf:.4f} s "

@@ -8,7 +8,12 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 /// A `rows × cols` float64 array from a row-major vector.
-fn matrix<'py>(py: Python<'py>, v: Vec<f64>, rows: usize, cols: usize) -> PyResult<Bound<'py, PyAny>> {
+fn matrix<'py>(
+    py: Python<'py>,
+    v: Vec<f64>,
+    rows: usize,
+    cols: usize,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(PyArray1::from_vec(py, v).reshape([rows, cols])?.into_any())
 }
 
@@ -58,7 +63,10 @@ pub fn data_results<'py>(py: Python<'py>, r: &DataReport) -> PyResult<Bound<'py,
         "template_index",
         PyArray1::from_vec(py, t.iter().map(|x| x.template as i64).collect()),
     )?;
-    trig.set_item("mc", PyArray1::from_vec(py, col(&|x| r.masses[x.template as usize])))?;
+    trig.set_item(
+        "mc",
+        PyArray1::from_vec(py, col(&|x| r.masses[x.template as usize])),
+    )?;
     trig.set_item(
         "segment",
         PyArray1::from_vec(py, t.iter().map(|x| x.segment as i64).collect()),
@@ -75,18 +83,30 @@ pub fn data_results<'py>(py: Python<'py>, r: &DataReport) -> PyResult<Bound<'py,
         "chisq_dof",
         PyArray1::from_vec(py, t.iter().map(|x| x.chisq_dof as i64).collect()),
     )?;
-    trig.set_item("reduced_chisq", PyArray1::from_vec(py, col(&|x| x.reduced_chisq())))?;
+    trig.set_item(
+        "reduced_chisq",
+        PyArray1::from_vec(py, col(&|x| x.reduced_chisq())),
+    )?;
     trig.set_item("newsnr", PyArray1::from_vec(py, col(&|x| x.newsnr)))?;
     let p = &r.peaks;
     let peaks = PyDict::new(py);
     peaks.set_item("mc", PyArray1::from_slice(py, &r.masses))?;
-    peaks.set_item("max_snr", PyArray1::from_vec(py, p.iter().map(|x| x.snr).collect()))?;
+    peaks.set_item(
+        "max_snr",
+        PyArray1::from_vec(py, p.iter().map(|x| x.snr).collect()),
+    )?;
     peaks.set_item(
         "max_time",
         PyArray1::from_vec(py, p.iter().map(|x| r.spec.time_of(x.sample)).collect()),
     )?;
-    peaks.set_item("chisq", PyArray1::from_vec(py, p.iter().map(|x| x.chisq).collect()))?;
-    peaks.set_item("newsnr", PyArray1::from_vec(py, p.iter().map(|x| x.newsnr).collect()))?;
+    peaks.set_item(
+        "chisq",
+        PyArray1::from_vec(py, p.iter().map(|x| x.chisq).collect()),
+    )?;
+    peaks.set_item(
+        "newsnr",
+        PyArray1::from_vec(py, p.iter().map(|x| x.newsnr).collect()),
+    )?;
     let d = PyDict::new(py);
     d.set_item("triggers", trig)?;
     d.set_item("templates", peaks)?;

@@ -46,7 +46,11 @@ fn runtime() -> PyResult<tokio::runtime::Runtime> {
         .thread_name("chirpfarm-io")
         .enable_all()
         .build()
-        .map_err(|e| to_py(CliError::Failed(format!("cannot start the async runtime: {e}"))))
+        .map_err(|e| {
+            to_py(CliError::Failed(format!(
+                "cannot start the async runtime: {e}"
+            )))
+        })
 }
 
 /// A connection to a coordinator, or an embedded cluster in this process.
@@ -175,8 +179,14 @@ impl Farm {
         }
         let conn = &self.inner.conn;
         let sub = self.inner.run(py, async {
-            chirpfarm::commands::submit_named(conn, p, chunk_size, wait_for_workers, name.as_deref())
-                .await
+            chirpfarm::commands::submit_named(
+                conn,
+                p,
+                chunk_size,
+                wait_for_workers,
+                name.as_deref(),
+            )
+            .await
         })?;
         let meta = p.data.as_ref().map(|d| d.meta.clone());
         let _guard = self.inner.rt.enter();
@@ -245,10 +255,9 @@ impl Job {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Watching) -> T) -> PyResult<T> {
-        let mut w = self
-            .watching
-            .lock()
-            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("the job's state is poisoned"))?;
+        let mut w = self.watching.lock().map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err("the job's state is poisoned")
+        })?;
         Ok(f(&mut w))
     }
 }
@@ -336,9 +345,10 @@ impl Job {
         let templates = self.with(|w| w.masses.len())?;
         let finished = py
             .detach(|| {
-                let mut w = self.watching.lock().map_err(|_| {
-                    CliError::Failed("the job's state is poisoned".into())
-                })?;
+                let mut w = self
+                    .watching
+                    .lock()
+                    .map_err(|_| CliError::Failed("the job's state is poisoned".into()))?;
                 self.inner.rt.block_on(w.finish())
             })
             .map_err(to_py)?;

@@ -37,7 +37,9 @@ pub fn search_local<'py>(
     // A receiver is not `Sync`: behind a lock so that a reference may cross `detach`.
     let rx = Mutex::new(rx);
     let recv = |timeout: Option<std::time::Duration>| -> Result<_, mpsc::RecvTimeoutError> {
-        let rx = rx.lock().map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
+        let rx = rx
+            .lock()
+            .map_err(|_| mpsc::RecvTimeoutError::Disconnected)?;
         match timeout {
             Some(t) => rx.recv_timeout(t),
             None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
