@@ -5,14 +5,20 @@
 #      (numpy) vs chirpfarm.search (in-process engine) on the same bank (target >= 15x the Pool);
 #   2. python/examples/standing_workers.py --json: ten random signals, the seed's two standing
 #      worker processes vs chirpfarm.Farm.local(workers=2) (template caches).
-# Installs ./python into bench/.venv (maturin from PyPI; the crates build in target/), RUNS
-# times each (default 3), medians; writes bench/results/<date>-python.json and prints its path.
+# Installs ./python into bench/.venv (maturin from PyPI; the crates build in target/; or the
+# wheel $CHIRPFARM_PY_WHEEL), runs each script RUNS times (default 3), takes medians; writes
+# bench/results/<date>-python.json and prints its path.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${1:-3}
 PY=bench/.venv/bin/python
 [ -x "$PY" ] || { python3 -m venv bench/.venv && "$PY" -m pip install -q numpy; }
-CARGO_TARGET_DIR=$PWD/target "$PY" -m pip install -q --disable-pip-version-check ./python >&2
+if [ -n "${CHIRPFARM_PY_WHEEL:-}" ]; then
+    # A wheel built already (e.g. `maturin build -o DIR` in python/), instead of a release build.
+    "$PY" -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$CHIRPFARM_PY_WHEEL" >&2
+else
+    CARGO_TARGET_DIR=$PWD/target "$PY" -m pip install -q --disable-pip-version-check ./python >&2
+fi
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 for i in $(seq "$RUNS"); do
