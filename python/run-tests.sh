@@ -16,8 +16,11 @@ fi
     || cargo build --bins
 export CHIRPFARM_BIN_DIR=$ROOT/target/debug
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-# Shares the workspace's target directory: crates built for the binaries are reused.
-CARGO_TARGET_DIR=$ROOT/target "$VENV/bin/python" -m pip install -q --disable-pip-version-check ./python pytest numpy
+# Shares the workspace's target directory and cargo's dev profile (dependencies and the engine
+# at opt-level 3, as `cargo test` builds them): the crates built for the tests are reused
+# instead of a release build of everything.
+CARGO_TARGET_DIR=$ROOT/target MATURIN_PEP517_ARGS="--profile dev" \
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check ./python pytest numpy
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check pandas \
     || echo "NOTE: pandas did not install: DataResult.to_pandas() is not tested"
 # From a directory without a `chirpfarm/` source folder, so the installed wheel is imported.
