@@ -60,7 +60,7 @@ def _signals(signals: Union[None, float, Iterable[float]]) -> list:
         return []
     if isinstance(signals, (int, float, np.floating, np.integer)):
         return [float(signals)]
-    return [float(s) for s in _as_f64(list(signals) if not isinstance(signals, np.ndarray) else signals, "signals")]
+    return _as_f64(signals if isinstance(signals, np.ndarray) else list(signals), "signals").tolist()
 
 
 def prepare(

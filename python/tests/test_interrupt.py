@@ -9,7 +9,6 @@ import time
 import textwrap
 
 import chirpfarm
-from conftest import wait_for
 
 WAIT_ON_FARM = """
 import sys, chirpfarm
