@@ -19,7 +19,8 @@
 #    generation / filtering on the data benchmark's grid: bench/python/taylorf2_gen.py
 #    (bench/results/<date>-taylorf2.json; skipped if lalsuite cannot be installed);
 # 7. with --with-chisq: bench/chisq.sh, chi^2 per trigger vs PyCBC;
-# 8. bench/bank_place.sh: bank placement time and fitting factors (bench/results/<date>-bank.json).
+# 8. bench/bank_place.sh: bank placement time and fitting factors (bench/results/<date>-bank.json);
+# 9. bench/python_pkg.sh: the Python package vs the seed's scripts (bench/results/<date>-python.json).
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,7 +33,7 @@ for a in "$@"; do
         --quick | --with-faults) HARNESS_ARGS+=("$a") ;;
         --with-data) WITH_DATA=1 ;;
         --with-chisq) WITH_CHISQ=1 ;;
-        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench/run.sh: unknown option '$a' (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -129,4 +130,10 @@ fi
 bench/bank_place.sh || say "WARNING: bench/bank_place.sh failed"
 # --- 10. scheduler fairness: a small job behind a large one (bench/fairness.sh, ~1 min per run) --
 bench/fairness.sh --no-build --runs 1 --label "$COMMAND" || say "WARNING: bench/fairness.sh failed"
+# --- 11. the Python package vs the seed's scripts (bench/python_pkg.sh, ~1 min) ------------
+if [ -x "$VENV/bin/python" ]; then
+    bench/python_pkg.sh || say "WARNING: bench/python_pkg.sh failed"
+else
+    say "Python package vs the seed's scripts: skipped (no venv)"
+fi
 say "done in $(( $(date +%s) - T0 )) s: $JSON, bench/RESULTS.md"

@@ -493,7 +493,7 @@ pub struct SubmitCmd {
 }
 
 /// Checks a `--name` label with the coordinator's rules (so a bad one never leaves the machine).
-fn job_name(s: &str) -> Result<String, String> {
+pub fn job_name(s: &str) -> Result<String, String> {
     chirpfarm_proto::labels::check_job_name(s).map(|()| s.to_string())
 }
 

@@ -27,7 +27,7 @@ fn token(remote: &Remote) -> Result<Option<String>, CliError> {
 }
 
 /// Connects to the coordinator named by --coordinator / CHIRPFARM_COORDINATOR.
-pub(crate) async fn connect(remote: &Remote) -> Result<Conn, CliError> {
+pub async fn connect(remote: &Remote) -> Result<Conn, CliError> {
     let url = remote.coordinator.as_deref().ok_or_else(|| {
         CliError::Input(
             "no coordinator: pass --coordinator URL or set CHIRPFARM_COORDINATOR".into(),
@@ -38,7 +38,7 @@ pub(crate) async fn connect(remote: &Remote) -> Result<Conn, CliError> {
     Conn::connect(url, token(remote)?, tls).await
 }
 
-pub(crate) async fn submit_to(
+pub async fn submit_to(
     conn: &Conn,
     p: &Prepared,
     chunk: Option<u32>,
@@ -57,7 +57,7 @@ fn declared_user() -> String {
 }
 
 /// Submits a prepared search with an optional `--name` label.
-pub(crate) async fn submit_named(
+pub async fn submit_named(
     conn: &Conn,
     p: &Prepared,
     chunk: Option<u32>,
@@ -104,7 +104,7 @@ struct Extra {
 }
 
 /// Fails unless the job succeeded.
-pub(crate) fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliError> {
+pub fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), CliError> {
     let state = v1::JobState::try_from(finished.state).unwrap_or(v1::JobState::Unspecified);
     if state != v1::JobState::Succeeded {
         let why = if finished.error.is_empty() {

@@ -12,7 +12,7 @@ use chirpfarm_core::data::{f64_to_bytes, BLOB_CHUNK_BYTES};
 use chirpfarm_core::{BlobRef, DataSpec};
 use chirpfarm_proto::v1;
 use chirpfarm_strain::psd;
-use chirpfarm_strain::read::{read_strain, ReadOptions};
+use chirpfarm_strain::read::{read_strain, ReadOptions, Strain};
 use std::sync::Arc;
 
 /// A blob to upload: its name and bytes.
@@ -67,15 +67,91 @@ fn samples(seconds: f64, rate: f64, flag: &str) -> Result<u64, CliError> {
     Ok(n.round() as u64)
 }
 
-/// Reads the data file, builds the PSD and the spec.
-pub fn prepare_data(a: &DataArgs) -> Result<PreparedData, CliError> {
-    let path = a.data.as_ref().expect("called for data searches");
+/// Strain to search, with what the output says about where it came from.
+#[derive(Debug, Clone)]
+pub struct StrainInput {
+    /// The samples, rate and start time (validated as a file reader's would be).
+    pub strain: Strain,
+    /// Names the data in the output: the file, or e.g. `(numpy array)`.
+    pub label: String,
+    /// A PSD given as values on the segment's frequency grid (one-sided, 1/Hz; `n/2 + 1`
+    /// of them), instead of `--psd`.
+    pub psd_values: Option<Vec<f64>>,
+}
+
+impl StrainInput {
+    /// Strain from memory (the Python package's `data=` array): the checks a file reader makes
+    /// on what it read — at least one sample, all finite, a power-of-two rate, a finite start.
+    pub fn from_samples(
+        samples: Vec<f64>,
+        sample_rate: f64,
+        gps_start: f64,
+        label: &str,
+    ) -> Result<StrainInput, CliError> {
+        if samples.is_empty() {
+            return Err(CliError::Input(format!("{label} holds no samples")));
+        }
+        if let Some(i) = samples.iter().position(|x| !x.is_finite()) {
+            return Err(CliError::Input(format!(
+                "{label}: sample {i} is not a finite number ({})",
+                samples[i]
+            )));
+        }
+        let pow2 = sample_rate.is_finite()
+            && sample_rate >= 1.0
+            && sample_rate.fract() == 0.0
+            && (sample_rate as u64).is_power_of_two();
+        if !pow2 {
+            return Err(CliError::Input(format!(
+                "the sample rate must be a power of two in Hz, got {sample_rate}"
+            )));
+        }
+        if !gps_start.is_finite() {
+            return Err(CliError::Input(format!(
+                "the GPS start time must be a finite number of seconds, got {gps_start}"
+            )));
+        }
+        Ok(StrainInput {
+            strain: Strain {
+                samples,
+                sample_rate,
+                gps_start,
+            },
+            label: label.to_string(),
+            psd_values: None,
+        })
+    }
+}
+
+/// Reads the data file `path` with `a`'s --sample-rate and --gps-start.
+pub fn read_data(a: &DataArgs, path: &std::path::Path) -> Result<StrainInput, CliError> {
     let opts = ReadOptions {
         sample_rate: a.sample_rate,
         gps_start: a.gps_start,
         format: None,
     };
     let strain = read_strain(path, &opts).map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(StrainInput {
+        strain,
+        label: path.display().to_string(),
+        psd_values: None,
+    })
+}
+
+/// Reads the data file, builds the PSD and the spec.
+pub fn prepare_data(a: &DataArgs) -> Result<PreparedData, CliError> {
+    let path = a.data.as_ref().expect("called for data searches");
+    prepare_strain(a, read_data(a, path)?)
+}
+
+/// Builds the PSD and the spec for strain already read.
+pub fn prepare_strain(a: &DataArgs, input: StrainInput) -> Result<PreparedData, CliError> {
+    let StrainInput {
+        strain,
+        label,
+        psd_values,
+    } = input;
+    let psd_given = psd_values.is_some();
     let rate = strain.sample_rate;
     let n = samples(a.segment_length, rate, "--segment-length")?;
     if !n.is_power_of_two() {
@@ -101,15 +177,24 @@ pub fn prepare_data(a: &DataArgs) -> Result<PreparedData, CliError> {
         )));
     }
     let psd_err = |e: psd::PsdError| CliError::Input(e.to_string());
-    let mut values = match a.psd.as_str() {
-        "welch" => {
+    let mut values = match (psd_values, a.psd.as_str()) {
+        (Some(v), _) => {
+            if v.len() != bins {
+                return Err(CliError::Input(format!(
+                    "the PSD has {} values; the segment's frequency grid has {bins} (n/2 + 1 for {n} samples, Δf = {delta_f} Hz)",
+                    v.len()
+                )));
+            }
+            v
+        }
+        (None, "welch") => {
             let seg = samples(a.psd_segment_length, rate, "--psd-segment-length")? as usize;
             let stride = samples(a.psd_segment_stride, rate, "--psd-segment-stride")? as usize;
             let w = psd::welch(&strain.samples, rate, seg, stride).map_err(psd_err)?;
             psd::interpolate(&w, rate / seg as f64, delta_f, bins)
         }
-        "aligo" => psd::aligo_series(bins, delta_f, a.f_low),
-        file => {
+        (None, "aligo") => psd::aligo_series(bins, delta_f, a.f_low),
+        (None, file) => {
             let (f, v) = psd::read_psd_file(std::path::Path::new(file)).map_err(psd_err)?;
             psd::psd_on_grid(&f, &v, bins, delta_f, a.f_low).map_err(psd_err)?
         }
@@ -150,8 +235,12 @@ pub fn prepare_data(a: &DataArgs) -> Result<PreparedData, CliError> {
         spec,
         blobs: vec![strain_blob, psd_blob],
         meta: DataMeta {
-            file: path.display().to_string(),
-            psd: a.psd.clone(),
+            file: label,
+            psd: if psd_given {
+                "(array)".into()
+            } else {
+                a.psd.clone()
+            },
             samples: strain.samples.len() as u64,
         },
     })

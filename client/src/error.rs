@@ -4,11 +4,16 @@
 use chirpfarm_core::{ExitKind, SpecError};
 
 /// Everything that can make a command fail, with its exit code.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CliError {
     /// Bad input from the user (exit 2).
     #[error("{0}")]
     Input(String),
+    /// The coordinator refused the token: missing or wrong (exit 2, bad input, like other
+    /// input errors; kept apart so that library users, e.g. Python's `PermissionError`, can
+    /// tell it from a bad value).
+    #[error("{0}")]
+    Denied(String),
     /// The coordinator cannot be reached (exit 3).
     #[error("{0}")]
     Unreachable(String),
@@ -27,7 +32,7 @@ impl CliError {
     /// Which row of the exit-code table this error is.
     pub fn kind(&self) -> ExitKind {
         match self {
-            CliError::Input(_) => ExitKind::BadInput,
+            CliError::Input(_) | CliError::Denied(_) => ExitKind::BadInput,
             CliError::Unreachable(_) => ExitKind::Unreachable,
             CliError::Failed(_) => ExitKind::Failure,
             CliError::Interrupted(_) => ExitKind::Interrupted,
@@ -77,7 +82,7 @@ impl CliError {
                 CliError::Input(msg)
             }
             Code::Unavailable => CliError::Unreachable(format!("coordinator unavailable: {msg}")),
-            Code::Unauthenticated | Code::PermissionDenied => CliError::Input(msg),
+            Code::Unauthenticated | Code::PermissionDenied => CliError::Denied(msg),
             Code::DeadlineExceeded => {
                 CliError::Failed(format!("the coordinator did not answer in time ({msg})"))
             }
@@ -115,6 +120,7 @@ mod tests {
         assert_eq!(e.exit_code(), 1);
         let e = CliError::from_status(tonic::Status::permission_denied("wrong token"));
         assert_eq!(e.exit_code(), 2);
+        assert!(matches!(e, CliError::Denied(_)), "{e:?}");
         assert!(!e.to_string().contains("PermissionDenied"));
     }
 }

@@ -9,34 +9,11 @@
 //! process in the middle of a job; results are written only once a job has ended, and a write
 //! that fails with a broken pipe ends the command with exit 0 and nothing on stderr.
 
-mod alloc;
-mod args;
-mod bank_cmd;
-mod bank_farm;
-mod bench;
-mod bench_load;
-mod commands;
-mod data;
-mod data_output;
-mod embedded;
-mod error;
-mod health;
-mod injections;
-mod listings;
-mod manage;
-mod output;
-mod partial;
-mod plot;
-mod progress;
-mod remote;
-mod simulate;
-mod spec;
-mod stdout;
-
-use args::{BenchCmd, Cli, Command};
+use chirpfarm::args::{BenchCmd, Cli, Command};
+use chirpfarm::error::CliError;
+use chirpfarm::{alloc, bank_cmd, bench, bench_load, commands, health, manage, simulate, stdout};
 use chirpfarm_core::ExitKind;
 use clap::{CommandFactory, FromArgMatches};
-use error::CliError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

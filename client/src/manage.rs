@@ -5,6 +5,7 @@
 use crate::args::{CancelCmd, JobsCmd, WorkersCmd};
 use crate::commands::connect;
 use crate::error::CliError;
+use crate::remote::Conn;
 use chirpfarm_proto::v1;
 
 /// Text from the coordinator made safe for a terminal: no control characters, bounded length.
@@ -13,7 +14,7 @@ fn esc(text: &str, max_chars: usize) -> String {
 }
 
 /// Milliseconds since the Unix epoch, now.
-fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -33,10 +34,8 @@ fn print_text(text: &str) -> Result<(), CliError> {
     crate::stdout::write(|out| out.write_all(text.as_bytes()))
 }
 
-/// `chirpfarm jobs`.
-pub async fn jobs(cmd: JobsCmd) -> Result<(), CliError> {
-    let conn = connect(&cmd.remote).await?;
-    // Page through: the coordinator sends at most 1000 jobs per call.
+/// Every job the coordinator holds, oldest first (paged: it sends at most 1000 per call).
+pub async fn list_jobs(conn: &Conn) -> Result<Vec<v1::JobInfo>, CliError> {
     let mut jobs = Vec::new();
     let mut page_token = String::new();
     loop {
@@ -55,6 +54,33 @@ pub async fn jobs(cmd: JobsCmd) -> Result<(), CliError> {
         }
         page_token = page.next_page_token;
     }
+    Ok(jobs)
+}
+
+/// Cancels `job` (idempotent: a job that had already ended is left as it was).
+pub async fn cancel_job(conn: &Conn, job: &str) -> Result<v1::JobInfo, CliError> {
+    conn.client()
+        .cancel(conn.req(v1::JobRef {
+            job_id: job.to_string(),
+        }))
+        .await
+        .map_err(CliError::from_status)
+        .map(|r| r.into_inner())
+}
+
+/// The workers registered with the coordinator.
+pub async fn list_workers(conn: &Conn) -> Result<Vec<v1::WorkerInfo>, CliError> {
+    conn.client()
+        .list_workers(conn.req(v1::ListWorkersRequest {}))
+        .await
+        .map_err(CliError::from_status)
+        .map(|r| r.into_inner().workers)
+}
+
+/// `chirpfarm jobs`.
+pub async fn jobs(cmd: JobsCmd) -> Result<(), CliError> {
+    let conn = connect(&cmd.remote).await?;
+    let mut jobs = list_jobs(&conn).await?;
     if let Some(name) = &cmd.name {
         jobs.retain(|j| &j.name == name);
     }
@@ -68,12 +94,7 @@ pub async fn jobs(cmd: JobsCmd) -> Result<(), CliError> {
 /// `chirpfarm cancel`.
 pub async fn cancel(cmd: CancelCmd) -> Result<(), CliError> {
     let conn = connect(&cmd.remote).await?;
-    let info = conn
-        .client()
-        .cancel(conn.req(v1::JobRef { job_id: cmd.job }))
-        .await
-        .map_err(CliError::from_status)?
-        .into_inner();
+    let info = cancel_job(&conn, &cmd.job).await?;
     let (job, state) = (
         esc(&info.job_id, 40),
         crate::listings::state_name(info.state),
@@ -90,15 +111,10 @@ pub async fn cancel(cmd: CancelCmd) -> Result<(), CliError> {
 /// `chirpfarm workers`.
 pub async fn workers(cmd: WorkersCmd) -> Result<(), CliError> {
     let conn = connect(&cmd.remote).await?;
-    let list = conn
-        .client()
-        .list_workers(conn.req(v1::ListWorkersRequest {}))
-        .await
-        .map_err(CliError::from_status)?
-        .into_inner();
+    let list = list_workers(&conn).await?;
     if cmd.json {
-        print_json(&crate::listings::workers_json(&list.workers))
+        print_json(&crate::listings::workers_json(&list))
     } else {
-        print_text(&crate::listings::workers_table(&list.workers))
+        print_text(&crate::listings::workers_table(&list))
     }
 }

@@ -199,6 +199,15 @@ impl Progress {
         }
     }
 
+    /// Templates done and in total, as last reported (for front ends that draw their own bar,
+    /// e.g. the Python package's).
+    pub fn counts(&self) -> (u64, u64) {
+        self.state
+            .lock()
+            .map(|s| (s.done, s.total))
+            .unwrap_or((0, 0))
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(b) = &self.bar {

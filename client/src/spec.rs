@@ -36,6 +36,21 @@ pub struct Prepared {
     pub warnings: Vec<String>,
 }
 
+/// The command line's defaults for every search argument (`chirpfarm search` with no flags),
+/// for front ends that set the fields they take themselves (the Python package): one set of
+/// defaults, the CLI's.
+pub fn default_search_args() -> SearchArgs {
+    /// `SearchArgs` alone on a command line.
+    #[derive(clap::Parser)]
+    struct Only {
+        #[command(flatten)]
+        search: SearchArgs,
+    }
+    <Only as clap::Parser>::try_parse_from(["chirpfarm"])
+        .map(|o| o.search)
+        .expect("the search arguments all have defaults")
+}
+
 /// The bank limit for `target`: --max-templates, bounded by what the target can run, refused
 /// (exit 2) when above the client's own cap so no flag makes the client allocate without bound.
 fn template_limit(requested: u64, target: Target) -> Result<u64, CliError> {
@@ -88,19 +103,41 @@ fn check_masses(
 
 /// Builds and validates the search described by `a`, to run on `target`.
 pub fn prepare(a: &SearchArgs, target: Target) -> Result<Prepared, CliError> {
-    let mc_range = McRange::parse(&a.mc_range)?;
-    let bank = match (&a.bank, &a.bank_file) {
+    let bank = bank_of(a)?;
+    let strain = match &a.data.data {
+        Some(path) => Some(crate::data::read_data(&a.data, path)?),
+        None => None,
+    };
+    prepare_with(a, bank, strain, target)
+}
+
+/// The bank `a` names: --bank, --bank-file, or the seed's.
+pub fn bank_of(a: &SearchArgs) -> Result<BankSpec, CliError> {
+    Ok(match (&a.bank, &a.bank_file) {
         (Some(r), _) => BankSpec::parse_range(r)?,
         // Text/CSV or PyCBC HDF5 (by signature), `-` for stdin; errors name file and line.
         (None, Some(path)) => chirpfarm_bank::file::read_bank_file(path)?.spec,
         (None, None) => SEED_BANK,
-    };
+    })
+}
+
+/// [`prepare`] with the bank (and, for a data search, the strain) already in hand: what the
+/// Python package calls with a bank and data that came as arrays instead of files. `a` supplies
+/// everything else (signals, convention, limits, the data search's parameters); its
+/// `bank`/`bank_file`/`data.data` fields are not read.
+pub fn prepare_with(
+    a: &SearchArgs,
+    bank: BankSpec,
+    strain: Option<crate::data::StrainInput>,
+    target: Target,
+) -> Result<Prepared, CliError> {
+    let mc_range = McRange::parse(&a.mc_range)?;
     let limits = Limits {
         max_templates: template_limit(a.max_templates, target)?,
         ..Limits::default()
     };
     let approximant = Approximant::parse(&a.approximant)?;
-    if approximant == Approximant::TaylorF2 && a.data.data.is_none() {
+    if approximant == Approximant::TaylorF2 && strain.is_none() {
         return Err(CliError::Input(
             "--approximant taylorf2 needs --data: TaylorF2 templates are for data searches; \
              signal searches (--signal-mc, --random-signals) use the seed's newtonian chirp"
@@ -116,8 +153,8 @@ pub fn prepare(a: &SearchArgs, target: Target) -> Result<Prepared, CliError> {
     // Validate the bank first so --random-signals can use its range.
     let masses = bank.masses(limits.max_templates)?;
     approximant.check_bank(&bank)?; // before reading any data
-    if a.data.data.is_some() {
-        let data = crate::data::prepare_data(&a.data)?;
+    if let Some(strain) = strain {
+        let data = crate::data::prepare_strain(&a.data, strain)?;
         let spec = SearchSpec {
             bank,
             signals: Vec::new(),
@@ -201,6 +238,14 @@ mod tests {
         use chirpfarm_worker::engine::grid;
         assert_eq!(chirpfarm_core::spec::SEED_F_LOW_HZ, grid::FMIN);
         assert_eq!(chirpfarm_core::spec::MSUN_SECONDS, grid::MSUN);
+    }
+
+    #[test]
+    fn defaults_are_the_seed_search() {
+        let a = default_search_args();
+        assert!(a.bank.is_none() && a.signal_mc.is_empty() && a.data.data.is_none());
+        assert_eq!(a.snr_convention, ConventionArg::Seed);
+        assert_eq!((a.max_templates, a.data.f_low), (1_000_000, 20.0));
     }
 
     #[test]
