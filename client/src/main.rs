@@ -13,18 +13,22 @@ mod args;
 mod bank_cmd;
 mod bank_farm;
 mod bench;
+mod bench_embedded;
 mod bench_load;
 mod commands;
 mod data;
 mod data_output;
 mod embedded;
+mod emit;
 mod error;
 mod health;
 mod injections;
+mod interrupt;
 mod listings;
 mod manage;
 mod output;
 mod partial;
+mod partial_data;
 mod plot;
 mod progress;
 mod remote;
@@ -134,6 +138,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Workers(r) => manage::workers(r).await,
             Command::Health(c) => health::health(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
+            Command::Bench(BenchCmd::Embedded {
+                bank,
+                signal_mc,
+                rounds,
+                threads,
+            }) => bench_embedded::embedded(bank, signal_mc, rounds, threads).await,
             Command::Bench(BenchCmd::Dispatch {
                 tasks,
                 workers,

@@ -363,11 +363,14 @@ impl JobRecord {
                 break;
             }
             let unit = self.unit_of(b);
-            let b = if cursor > unit {
+            let mut sent = if cursor > unit {
                 slice_block(b, b.start + (cursor - unit))
             } else {
                 b.clone()
             };
+            // Its first unit, so a client can resume after it even past a hole.
+            sent.unit = unit + (sent.start - b.start);
+            let b = sent;
             bytes += b.encoded_len();
             out.push(b);
         }
@@ -446,6 +449,7 @@ fn slice_block(block: &v1::ResultBlock, from: u64) -> v1::ResultBlock {
         segment_start: block.segment_start,
         segment_count: block.segment_count,
         data: block.data.as_ref().map(|d| slice_data(d, from, skip)),
+        unit: block.unit + skip as u64,
     }
 }
 
@@ -484,16 +488,14 @@ mod tests {
     use super::*;
     use chirpfarm_core::{BankSpec, SignalSpec, SnrConvention};
 
+    /// One signal's block whose SNR is each template's bank index.
     fn block(start: u64, count: u32) -> v1::ResultBlock {
-        v1::ResultBlock {
-            start,
-            count,
-            signals: vec![v1::SignalBlock {
-                snr: (0..count).map(|i| (start + i as u64) as f64).collect(),
-                lag_seconds: vec![0.0; count as usize],
-            }],
-            ..Default::default()
-        }
+        let snr = |i: u64| chirpfarm_core::TemplateResult {
+            snr: i as f64,
+            lag_seconds: 0.0,
+        };
+        let ramp = (start..start + count as u64).map(snr).collect();
+        chirpfarm_proto::signal_result_block(start, &[ramp])
     }
 
     #[test]

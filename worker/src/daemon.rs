@@ -58,6 +58,10 @@ pub struct WorkerConfig {
     /// Where to serve `GET /metrics` (Prometheus), if anywhere; port 0 picks a free port (the
     /// bound address is logged).
     pub metrics_listen: Option<String>,
+    /// Reach the coordinator through this in-process transport instead of the network (the
+    /// embedded cluster: coordinator and worker in one process, no socket); `coordinator` is
+    /// then only the name used in messages.
+    pub dialer: Option<chirpfarm_proto::memory::MemoryDialer>,
 }
 
 impl WorkerConfig {
@@ -81,6 +85,7 @@ impl WorkerConfig {
             max_backoff: Duration::from_secs(5),
             noop: false,
             metrics_listen: None,
+            dialer: None,
         }
     }
 }
@@ -216,7 +221,11 @@ pub async fn run_with(
             }
         }
         let started = Instant::now();
-        let end = match chirpfarm_proto::connect::connect(&endpoint).await {
+        let channel = match &config.dialer {
+            Some(dialer) => dialer.connect(&endpoint).await,
+            None => chirpfarm_proto::connect::connect(&endpoint).await,
+        };
+        let end = match channel {
             Ok(channel) => daemon.session(channel).await?,
             Err(e) => SessionEnd::Reconnect(e),
         };
