@@ -598,11 +598,22 @@ mod tests {
         assert_eq!(d.peak_sample, vec![7, 8, 9]);
         assert_eq!(d.trigger_template, vec![7, 8, 9]);
         assert_eq!(j.cursor_after(&b[0]), 35);
-        // From unit 12: the rest of group 0, then group 1's first range.
+        assert_eq!(b[0].unit, 32, "a sliced block names the unit it starts at");
+        // From unit 12: the rest of group 0, then group 1's first range; each names its unit
+        // (group × 25 + template), the cursor after it being unit + count.
         let b = j.blocks_from(12, usize::MAX);
         assert_eq!(
-            b.iter().map(|b| (b.start, b.count)).collect::<Vec<_>>(),
-            vec![(12, 8), (20, 5), (0, 10)]
+            b.iter()
+                .map(|b| (b.start, b.count, b.unit))
+                .collect::<Vec<_>>(),
+            vec![(12, 8, 12), (20, 5, 20), (0, 10, 25)]
+        );
+        // A partial read past the hole (units 35..50 of group 1 are missing in between).
+        j.store(5, data_block(20, 5, (2, 2)));
+        let b = j.stored_from(35, usize::MAX);
+        assert_eq!(
+            b.iter().map(|b| (b.start, b.unit)).collect::<Vec<_>>(),
+            vec![(20, 45)]
         );
     }
 }

@@ -172,7 +172,8 @@ pub async fn run(
         .thread_name(|i| format!("chirpfarm-compute-{i}"))
         .build()
         .map_err(|e| DaemonError::Pool(e.to_string()))?;
-    let engine = Arc::new(Engine::new(config.cache_bytes));
+    // On the worker's own pool: the engine's one-time tables are built in parallel there.
+    let engine = Arc::new(pool.install(|| Engine::new(config.cache_bytes)));
     run_with(config, Arc::new(pool), engine, shutdown).await
 }
 

@@ -1,6 +1,5 @@
 //! Thousands of random event orders against the scheduler's invariants (no sockets, no clocks).
 
-use super::tests::{join, leases, submit};
 use super::*;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};

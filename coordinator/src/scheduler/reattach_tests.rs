@@ -3,7 +3,6 @@
 
 use super::tests::{join, leases, submit};
 use super::*;
-use std::collections::HashSet;
 
 #[test]
 fn recovered_jobs_run_only_their_missing_tasks() {

@@ -4,8 +4,7 @@
 //! re-attachment, stragglers, data grids.
 
 use super::*;
-use rand::{Rng, SeedableRng};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Submits job `job` of `templates` in tasks of `chunk`, at time 0.
 pub(super) fn submit(s: &mut Scheduler, job: u64, templates: u64, chunk: u32) -> Vec<Action> {
