@@ -7,7 +7,7 @@
 mod common;
 use common::{bin, chirpfarm, host_port, spawn_and_read, worker, Proc};
 use common::{http_get as get, try_http_get as try_get};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@ use common::Proc;
 use common::{
     bin, chirpfarm, coordinator, host_port, http_get, json, spawn_and_read, wait_workers,
 };
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
