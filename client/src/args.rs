@@ -153,7 +153,8 @@ pub enum Command {
     #[command(after_help = SIMULATE_EXAMPLES)]
     Simulate(SimulateCmd),
     /// Developer benchmarks (hidden from the main help): one template, template cache reuse,
-    /// dispatch overhead, coordinator scale. `chirpfarm bench --help` lists them.
+    /// the embedded cluster's fixed cost, dispatch overhead, coordinator scale. `chirpfarm bench
+    /// --help` lists them.
     #[command(subcommand, hide = true)]
     Bench(BenchCmd),
     /// Place a template bank at a minimal match with the metric, or check one's fitting factors.

@@ -183,14 +183,7 @@ async fn wait_and_print_data(
     let data = spec.data.clone().expect("a data search");
     let mut sink = DataSink::for_spec(masses.len() as u64, &data);
     let collected = watch_job(conn, job_id, &mut sink, masses.len() as u64, output.quiet).await?;
-    let meta = extra.meta.unwrap_or_else(|| DataMeta {
-        file: format!(
-            "(uploaded to the coordinator: sha256 {})",
-            data.strain.hex()
-        ),
-        psd: format!("(uploaded: sha256 {})", data.psd.hex()),
-        samples: data.n_samples(),
-    });
+    let meta = extra.meta.unwrap_or_else(|| DataMeta::uploaded(&data));
     let report = DataReport::new(
         masses,
         spec.bank.params().map(|p| p.to_vec()),

@@ -238,14 +238,20 @@ pub async fn watch_partial(
         state: crate::listings::state_name(collected.finished.state),
     };
     crate::emit::emit(&report, &output)?;
-    if report.complete() {
+    outcome(report.complete(), report.notice(), &collected.finished)
+}
+
+/// How a partial watch ends once its output is printed: success when complete, else a failure
+/// (exit 1) with the `notice` and the job's error, if any.
+pub fn outcome(complete: bool, notice: String, finished: &v1::JobFinished) -> Result<(), CliError> {
+    if complete {
         return Ok(());
     }
-    let why = match collected.finished.error.as_str() {
+    let why = match finished.error.as_str() {
         "" => String::new(),
         e => format!(" ({})", chirpfarm_core::logging::escape(e, 2000)),
     };
-    Err(CliError::Failed(format!("{}{why}", report.notice())))
+    Err(CliError::Failed(format!("{notice}{why}")))
 }
 
 #[cfg(test)]

@@ -164,14 +164,7 @@ pub async fn watch_partial_data(
     let collected = collected?;
     // Without a progress report the job's size is what arrived (a job with no result at all).
     let units_total = collected.units_total.unwrap_or(sink.present.end());
-    let meta = DataMeta {
-        file: format!(
-            "(uploaded to the coordinator: sha256 {})",
-            data.strain.hex()
-        ),
-        psd: format!("(uploaded: sha256 {})", data.psd.hex()),
-        samples: data.n_samples(),
-    };
+    let meta = DataMeta::uploaded(&data);
     let report = DataReport::partial(
         masses,
         spec.bank.params().map(|p| p.to_vec()),
@@ -195,12 +188,5 @@ pub async fn watch_partial_data(
         injections,
     };
     crate::emit::emit(&report, &output)?;
-    if report.complete() {
-        return Ok(());
-    }
-    let why = match collected.finished.error.as_str() {
-        "" => String::new(),
-        e => format!(" ({})", chirpfarm_core::logging::escape(e, 2000)),
-    };
-    Err(CliError::Failed(format!("{}{why}", report.notice())))
+    crate::partial::outcome(report.complete(), report.notice(), &collected.finished)
 }

@@ -3,43 +3,10 @@
 //! bit-identical to the complete (embedded) search's, lists the missing units, and exits 1.
 
 mod common;
+use common::data_search_args as search_args;
 use common::{chirpfarm, coordinator, json, wait_workers, worker};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-fn fixture(rel: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-/// 64 s of coloured noise in 16 s segments padded 2 s (5 segments), 1,201 templates.
-fn search_args() -> Vec<String> {
-    let strain = fixture("data_filter/strain.npy");
-    [
-        "--data",
-        &strain,
-        "--sample-rate",
-        "1024",
-        "--gps-start",
-        "1000000000",
-        "--segment-length",
-        "16",
-        "--segment-pad",
-        "2",
-        "--f-low",
-        "30",
-        "--bank",
-        "1.0:1.6:0.0005",
-        "--snr-threshold",
-        "5",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
 
 fn run(args: Vec<String>) -> std::process::Output {
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();

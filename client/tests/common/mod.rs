@@ -225,3 +225,38 @@ pub fn coordinator_at(addr: &str, extra: &[&str]) -> Proc {
     }
     p
 }
+
+/// Path of a file under `tests/fixtures/`.
+pub fn fixture(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// The farm tests' data search: 64 s of coloured noise with an injection, in 16 s segments
+/// padded 2 s (5 segments), against 1,201 templates — a few seconds of work on one core.
+pub fn data_search_args() -> Vec<String> {
+    [
+        "--data",
+        &fixture("data_filter/strain.npy"),
+        "--sample-rate",
+        "1024",
+        "--gps-start",
+        "1000000000",
+        "--segment-length",
+        "16",
+        "--segment-pad",
+        "2",
+        "--f-low",
+        "30",
+        "--bank",
+        "1.0:1.6:0.0005",
+        "--snr-threshold",
+        "5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
