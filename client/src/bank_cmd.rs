@@ -357,7 +357,6 @@ fn on_farm(
     band: &crate::bank_farm::Band,
 ) -> Result<Vec<Injection>, CliError> {
     use crate::embedded::{Embedded, Options};
-    use crate::remote::Conn;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -374,7 +373,7 @@ fn on_farm(
                 .unwrap_or(1)
         });
         let e = Embedded::start(Options::search(threads, None)).await?;
-        let conn = Conn::connect(&e.url, None, chirpfarm_proto::connect::ClientTls::none()).await;
+        let conn = e.connect().await;
         let r = match conn {
             Ok(conn) => crate::bank_farm::fitting_factors(&conn, bank, cands, band).await,
             Err(e) => Err(e),

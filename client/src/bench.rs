@@ -7,7 +7,6 @@ use crate::error::CliError;
 use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
 use chirpfarm_core::{random_signals, BankSpec, SearchSpec, SnrConvention};
-use chirpfarm_proto::connect::ClientTls;
 use chirpfarm_proto::v1;
 use serde_json::json;
 use std::time::Instant;
@@ -49,7 +48,7 @@ pub async fn cache(banks: Vec<String>, signals: usize) -> Result<(), CliError> {
                 ..Options::search(threads, None)
             })
             .await?;
-            let conn = Conn::connect(&cluster.url, None, ClientTls::none()).await?;
+            let conn = cluster.connect().await?;
             let mut times = Vec::new();
             for s in &sigs {
                 let spec = SearchSpec {
@@ -108,7 +107,7 @@ pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), Cl
         ..Options::search(1, Some(1))
     })
     .await?;
-    let conn = Conn::connect(&cluster.url, None, ClientTls::none()).await?;
+    let conn = cluster.connect().await?;
     // Wait until every worker registered, so the timing covers dispatch only.
     for _ in 0..200 {
         let n = conn

@@ -1,12 +1,13 @@
 //! The subcommands: each turns parsed arguments into calls and output.
 
-use crate::args::{OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
+use crate::args::{InjectionArgs, OutputArgs, Remote, SearchCmd, SubmitCmd, WatchCmd};
 use crate::data::DataMeta;
 use crate::data_output::{DataReport, DataSink};
 use crate::embedded::{Embedded, Options};
+use crate::emit::{emit, print_job_id};
 use crate::error::CliError;
-use crate::output::{Formats, Report};
-use crate::plot::Plot;
+use crate::interrupt::{interrupted, OnStop, Signals};
+use crate::output::Report;
 use crate::progress::Progress;
 use crate::remote::{collect, Conn, SignalSink};
 use crate::spec::{prepare, Prepared, Target};
@@ -123,78 +124,6 @@ pub fn check_succeeded(job_id: &str, finished: &v1::JobFinished) -> Result<(), C
     Ok(())
 }
 
-/// The path of the first `null` in a JSON document (serde_json writes NaN and infinities as
-/// `null`), if any.
-fn find_null(v: &serde_json::Value, path: &str) -> Option<String> {
-    use serde_json::Value;
-    match v {
-        Value::Null => Some(if path.is_empty() {
-            "/".into()
-        } else {
-            path.into()
-        }),
-        Value::Array(a) => a
-            .iter()
-            .enumerate()
-            .find_map(|(i, x)| find_null(x, &format!("{path}/{i}"))),
-        Value::Object(o) => o
-            .iter()
-            .find_map(|(k, x)| find_null(x, &format!("{path}/{k}"))),
-        _ => None,
-    }
-}
-
-/// The report as JSON, refused when a number in it is not finite: a script reading `null`
-/// where a number belongs would misread it, so the outputs omit the fields they cannot fill
-/// and anything left is an error.
-fn json_bytes(report: &impl Formats) -> Result<Vec<u8>, CliError> {
-    let mut buf = Vec::new();
-    report
-        .write_json(&mut buf)
-        .map_err(|e| CliError::Failed(format!("cannot write output: {e}")))?;
-    let v: serde_json::Value = serde_json::from_slice(&buf)
-        .map_err(|e| CliError::Failed(format!("the JSON output does not parse: {e}")))?;
-    if let Some(path) = find_null(&v, "") {
-        return Err(CliError::Failed(format!(
-            "the results hold a number that is not finite (NaN or infinity) at {path}: refusing to print it as null"
-        )));
-    }
-    Ok(buf)
-}
-
-/// Writes a report to stdout in the format the flags ask for, flushing, with one error message
-/// for all formats; then draws it to the `--plot` file, if any. A closed stdout (`| head`) ends
-/// it quietly (see [`crate::stdout`]).
-fn emit(report: &(impl Formats + Plot), output: &OutputArgs) -> Result<(), CliError> {
-    let json = if output.json {
-        Some(json_bytes(report)?)
-    } else {
-        None
-    };
-    crate::stdout::write(|out| {
-        if let Some(bytes) = &json {
-            out.write_all(bytes)
-        } else if output.csv {
-            report.write_csv(out)
-        } else {
-            report.write_table(out)
-        }
-    })?;
-    match &output.plot {
-        Some(target) => crate::plot::write(report, target),
-        None => Ok(()),
-    }
-}
-
-/// Prints a submitted job's id: `job-N`, or `{"job":"job-N"}` with `--json`.
-fn print_job_id(job_id: &str, json: bool) -> Result<(), CliError> {
-    if json {
-        crate::stdout::line(&serde_json::json!({ "job": job_id }).to_string())
-    } else {
-        crate::stdout::line(job_id)
-    }
-}
-
 /// Watches a job to its end with a progress bar, feeding `sink`; fails unless it succeeded.
 async fn watch_job(
     conn: &Conn,
@@ -254,14 +183,7 @@ async fn wait_and_print_data(
     let data = spec.data.clone().expect("a data search");
     let mut sink = DataSink::for_spec(masses.len() as u64, &data);
     let collected = watch_job(conn, job_id, &mut sink, masses.len() as u64, output.quiet).await?;
-    let meta = extra.meta.unwrap_or_else(|| DataMeta {
-        file: format!(
-            "(uploaded to the coordinator: sha256 {})",
-            data.strain.hex()
-        ),
-        psd: format!("(uploaded: sha256 {})", data.psd.hex()),
-        samples: data.n_samples(),
-    });
+    let meta = extra.meta.unwrap_or_else(|| DataMeta::uploaded(&data));
     let report = DataReport::new(
         masses,
         spec.bank.params().map(|p| p.to_vec()),
@@ -315,42 +237,6 @@ async fn wait_and_print(
     emit(&report, &output)
 }
 
-/// The signal that ended a search before its results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// SIGINT (Ctrl-C): exit 130.
-    Interrupt,
-    /// SIGTERM (Slurm, `timeout`, `kill`): exit 143.
-    Terminate,
-}
-
-/// The listeners for SIGINT and SIGTERM, installed before anything starts so that a signal at
-/// any point of the search is handled, not the default death.
-struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Installs both handlers.
-    fn install() -> Result<Signals, CliError> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let fail = |e: std::io::Error| CliError::Failed(format!("cannot handle signals: {e}"));
-        Ok(Signals {
-            int: signal(SignalKind::interrupt()).map_err(fail)?,
-            term: signal(SignalKind::terminate()).map_err(fail)?,
-        })
-    }
-
-    /// Resolves with the first signal received.
-    async fn recv(&mut self) -> Stop {
-        tokio::select! {
-            _ = self.int.recv() => Stop::Interrupt,
-            _ = self.term.recv() => Stop::Terminate,
-        }
-    }
-}
-
 /// The most compute threads a process may ask for: 4 × the machine's cores (a stray
 /// `--threads 100000` would otherwise start that many threads on a shared machine).
 pub fn max_threads() -> usize {
@@ -363,20 +249,7 @@ pub fn max_threads() -> usize {
 /// `chirpfarm search`.
 pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
     let mut signals = Signals::install()?;
-    let injections = match &cmd.injections {
-        Some(path) => {
-            let w = cmd.injection_window;
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(CliError::Input(format!(
-                    "--injection-window must be a non-negative number of seconds, got {w}"
-                )));
-            }
-            let rows = chirpfarm_strain::simulate::read_injection_file(path)
-                .map_err(|e| CliError::Input(e.to_string()))?;
-            Some((rows, w))
-        }
-        None => None,
-    };
+    let injections = read_injections(&cmd.injections, cmd.search.data.data.is_some())?;
     if cmd.threads == Some(0) {
         return Err(CliError::Input("--threads must be at least 1".into()));
     }
@@ -403,10 +276,7 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
                     .unwrap_or(1)
             });
             let e = Embedded::start(Options::search(threads, cmd.search.chunk_size)).await?;
-            (
-                Conn::connect(&e.url, None, ClientTls::none()).await?,
-                Some(e),
-            )
+            (e.connect().await?, Some(e))
         }
     };
     let name = cmd.search.name.as_deref();
@@ -452,76 +322,34 @@ pub async fn search(cmd: SearchCmd) -> Result<(), CliError> {
     result
 }
 
-/// What to do with a search's job when a signal ends the client.
-#[derive(Debug, Clone, Copy)]
-struct OnStop<'a> {
-    /// Which signal.
-    stop: Stop,
-    /// The job runs on the embedded cluster (it stops with the process).
-    embedded: bool,
-    /// --cancel-on-exit: cancel the remote job without asking.
-    cancel: bool,
-    /// The coordinator's URL, for the commands printed.
-    url: &'a str,
-}
-
-/// SIGINT or SIGTERM during `search`: on the embedded cluster the job stops with the process; on
-/// a coordinator the job is cancelled with --cancel-on-exit, else (on a terminal, after Ctrl-C)
-/// the user is asked, else it keeps running and the commands to follow or stop it are printed.
-async fn interrupted(conn: &Conn, job: &str, how: OnStop<'_>) -> CliError {
-    use std::io::IsTerminal;
-    let (word, make): (&str, fn(String) -> CliError) = match how.stop {
-        Stop::Interrupt => ("interrupted", CliError::Interrupted),
-        Stop::Terminate => ("terminated", CliError::Terminated),
+/// The rows and matching window of `--injections`, read and checked (exit 2 on a bad file or
+/// window, or on injections for a search that is not a data search: `data`).
+fn read_injections(
+    args: &InjectionArgs,
+    data: bool,
+) -> Result<Option<(Vec<chirpfarm_strain::simulate::InjectionRow>, f64)>, CliError> {
+    let Some(path) = &args.injections else {
+        return Ok(None);
     };
-    if how.embedded {
-        return make(format!("{word}: the embedded search stopped"));
+    if !data {
+        return Err(CliError::Input(
+            "--injections applies to data searches (--data FILE): a signal search has no triggers to match".into(),
+        ));
     }
-    let ask = how.stop == Stop::Interrupt
-        && !how.cancel
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal();
-    let cancel = how.cancel
-        || (ask
-            && tokio::task::spawn_blocking({
-                let job = job.to_string();
-                move || {
-                    eprint!("\ninterrupted: cancel {job} on the coordinator? [y/N] ");
-                    let mut line = String::new();
-                    let _ = std::io::stdin().read_line(&mut line);
-                    matches!(line.trim(), "y" | "Y" | "yes")
-                }
-            })
-            .await
-            .unwrap_or(false));
-    if cancel {
-        match conn
-            .client()
-            .cancel(conn.req(v1::JobRef {
-                job_id: job.to_string(),
-            }))
-            .await
-        {
-            Ok(r) if r.get_ref().already_ended => make(format!(
-                "{word}: {job} had already ended ({})",
-                crate::listings::state_name(r.get_ref().state)
-            )),
-            Ok(_) => make(format!("{word}: {job} cancelled")),
-            Err(s) => make(format!(
-                "{word}; cancelling {job} failed: {}",
-                esc(s.message(), 500)
-            )),
-        }
-    } else {
-        let url = esc(how.url, 200);
-        make(format!(
-            "{word}: job {job} keeps running; `chirpfarm watch {job} --coordinator {url}` prints its results, `chirpfarm cancel {job} --coordinator {url}` stops it"
-        ))
+    let w = args.injection_window;
+    if !(w.is_finite() && w >= 0.0) {
+        return Err(CliError::Input(format!(
+            "--injection-window must be a non-negative number of seconds, got {w}"
+        )));
     }
+    let rows = chirpfarm_strain::simulate::read_injection_file(path)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    Ok(Some((rows, w)))
 }
 
 /// `chirpfarm submit`.
 pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
+    let injections = read_injections(&cmd.injections, cmd.search.data.data.is_some())?;
     let p = prepare(&cmd.search, Target::Remote)?;
     for w in &p.warnings {
         eprintln!("{w}");
@@ -535,11 +363,22 @@ pub async fn submit(cmd: SubmitCmd) -> Result<(), CliError> {
         cmd.search.name.as_deref(),
     )
     .await?;
-    print_job_id(&sub.job_id, cmd.json)
+    print_job_id(&sub.job_id, cmd.json)?;
+    if let (Some(path), Some((rows, _))) = (&cmd.injections.injections, &injections) {
+        eprintln!(
+            "{} injection(s) checked: `chirpfarm watch {} --injections {}` matches them against the triggers",
+            rows.len(),
+            sub.job_id,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// `chirpfarm watch`.
 pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
+    // A bad list is bad input before any network; whether the job has triggers, after.
+    let injections = read_injections(&cmd.injections, true)?;
     let conn = connect(&cmd.remote).await?;
     let info = conn
         .client()
@@ -556,58 +395,28 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
         );
     }
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
+    if injections.is_some() && spec.data.is_none() {
+        return Err(CliError::Input(format!(
+            "{} is a signal search: --injections applies to data searches",
+            cmd.job
+        )));
+    }
     // The spec comes from the network: the bank is bounded before it is built.
     let masses = spec.bank.masses(crate::spec::CLIENT_MAX_TEMPLATES)?;
     if cmd.partial && spec.data.is_none() {
-        return watch_partial(&conn, &cmd.job, &spec, masses, cmd.output).await;
+        return crate::partial::watch_partial(&conn, &cmd.job, &spec, masses, cmd.output).await;
     }
-    wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, Extra::default()).await
-}
-
-/// `chirpfarm watch --partial` of a signal search: whatever arrived, marked incomplete unless
-/// the job succeeded with every template; exit 1 when incomplete.
-async fn watch_partial(
-    conn: &Conn,
-    job_id: &str,
-    spec: &SearchSpec,
-    masses: Vec<f64>,
-    output: OutputArgs,
-) -> Result<(), CliError> {
-    let total = masses.len() as u64;
-    let mut sink = crate::partial::PartialSink::new(spec.signals.len(), total);
-    let progress = Progress::new(total, output.quiet);
-    let collected = crate::remote::collect_partial(conn, job_id, &mut sink, &progress).await;
-    progress.finish();
-    let collected = collected?;
-    let indices = sink.indices();
-    let report = crate::partial::PartialReport {
-        report: Report {
-            convention: spec.convention,
-            params: spec
-                .bank
-                .params()
-                .map(|p| indices.iter().map(|&i| p[i as usize]).collect()),
-            masses: indices.iter().map(|&i| masses[i as usize]).collect(),
-            signals: spec.signals.clone(),
-            results: sink.signals.results.clone(),
-            wall_seconds: collected.finished.wall_seconds,
-            workers: collected.workers,
-            job_id: Some(job_id.to_string()),
-        },
-        missing: sink.missing(),
-        indices,
-        templates_total: total,
-        state: crate::listings::state_name(collected.finished.state),
-    };
-    emit(&report, &output)?;
-    if report.complete() {
-        return Ok(());
+    if cmd.partial {
+        return crate::partial_data::watch_partial_data(
+            &conn, &cmd.job, &spec, masses, cmd.output, injections,
+        )
+        .await;
     }
-    let why = match collected.finished.error.as_str() {
-        "" => String::new(),
-        e => format!(" ({})", esc(e, 2000)),
+    let extra = Extra {
+        injections,
+        ..Extra::default()
     };
-    Err(CliError::Failed(format!("{}{why}", report.notice())))
+    wait_and_print(&conn, &cmd.job, &spec, masses, cmd.output, extra).await
 }
 
 /// Text from the coordinator (worker names, failure reasons) made safe for a terminal: no

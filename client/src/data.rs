@@ -45,6 +45,21 @@ pub struct DataMeta {
     pub samples: u64,
 }
 
+impl DataMeta {
+    /// What a watched job knows of its data: only what the coordinator kept (the blobs'
+    /// hashes), not the file it came from.
+    pub fn uploaded(data: &chirpfarm_core::DataSpec) -> DataMeta {
+        DataMeta {
+            file: format!(
+                "(uploaded to the coordinator: sha256 {})",
+                data.strain.hex()
+            ),
+            psd: format!("(uploaded: sha256 {})", data.psd.hex()),
+            samples: data.n_samples(),
+        }
+    }
+}
+
 /// A prepared data search.
 #[derive(Debug, Clone)]
 pub struct PreparedData {

@@ -138,6 +138,10 @@ pub struct DataReport {
     pub workers: u32,
     /// The job's id.
     pub job_id: String,
+    /// Bank index of each of the report's templates, when it holds only some of the bank (a
+    /// partial watch); `None`: all of it, in bank order. Triggers' `template` is the report's
+    /// position; output always names bank indices ([`DataReport::bank_index`]).
+    pub indices: Option<Vec<u64>>,
 }
 
 impl DataReport {
@@ -172,7 +176,65 @@ impl DataReport {
             wall_seconds,
             workers,
             job_id,
+            indices: None,
         })
+    }
+
+    /// Like [`DataReport::new`], over the templates that have results (a job that ended
+    /// early): the others are left out, and [`DataReport::indices`] maps the report's templates
+    /// back to the bank. A peak over some of a template's segment groups is the loudest of
+    /// those.
+    pub fn partial(
+        masses: Vec<f64>,
+        params: Option<Vec<chirpfarm_core::TemplateParams>>,
+        spec: DataSpec,
+        waveform: (Approximant, Option<f64>),
+        meta: DataMeta,
+        sink: DataSink,
+        job: (f64, u32, String),
+    ) -> Result<DataReport, String> {
+        let indices: Vec<u64> = (0..sink.peaks.len() as u64)
+            .filter(|&i| sink.peaks[i as usize].is_some())
+            .collect();
+        // Report position of each bank index that has results.
+        let mut position = vec![u64::MAX; sink.peaks.len()];
+        for (at, &i) in indices.iter().enumerate() {
+            position[i as usize] = at as u64;
+        }
+        let mut triggers = Vec::with_capacity(sink.triggers.len());
+        for mut t in sink.triggers {
+            let at = position
+                .get(t.template as usize)
+                .copied()
+                .unwrap_or(u64::MAX);
+            if at == u64::MAX {
+                return Err(format!(
+                    "protocol error: a trigger of template {} without its peak",
+                    t.template
+                ));
+            }
+            t.template = at;
+            triggers.push(t);
+        }
+        let pick = |i: &u64| masses[*i as usize];
+        let sub = DataSink {
+            peaks: indices.iter().map(|&i| sink.peaks[i as usize]).collect(),
+            triggers,
+            ..sink
+        };
+        let sub_params = params.map(|p| indices.iter().map(|&i| p[i as usize]).collect());
+        let sub_masses = indices.iter().map(pick).collect();
+        let mut report = DataReport::new(sub_masses, sub_params, spec, waveform, meta, sub, job)?;
+        report.indices = Some(indices);
+        Ok(report)
+    }
+
+    /// The bank index of the report's template `i`.
+    pub fn bank_index(&self, i: u64) -> u64 {
+        match &self.indices {
+            Some(v) => v[i as usize],
+            None => i,
+        }
     }
 
     fn time(&self, sample: u64) -> f64 {
@@ -201,7 +263,7 @@ impl DataReport {
             .enumerate()
             .map(|(i, p)| {
                 let mut t = json!({
-                    "index": i,
+                    "index": self.bank_index(i as u64),
                     "mc": self.masses[i],
                     "max_snr": p.snr,
                     "max_time": self.time(p.sample),
@@ -224,7 +286,7 @@ impl DataReport {
             .iter()
             .map(|t| {
                 let mut v = json!({
-                    "template_index": t.template,
+                    "template_index": self.bank_index(t.template),
                     "mc": self.masses[t.template as usize],
                     "segment": t.segment,
                     "time": self.time(t.sample),
@@ -301,7 +363,7 @@ impl DataReport {
             write!(
                 out,
                 "{},{:?},{},{:?},{:?},{:?},{:?}",
-                t.template,
+                self.bank_index(t.template),
                 self.masses[t.template as usize],
                 t.segment,
                 self.time(t.sample),
@@ -343,7 +405,7 @@ impl DataReport {
                 out,
                 "{:>20.6}  {:>8}  {:>12.6}  {:>10.4}  {:>8.4}",
                 self.time(t.sample),
-                t.template,
+                self.bank_index(t.template),
                 self.masses[t.template as usize],
                 t.snr,
                 t.phase
@@ -360,7 +422,8 @@ impl DataReport {
         }) {
             write!(
                 out,
-                "loudest template: {i} (Mc {:?}), SNR {:.4} at GPS {:.6}",
+                "loudest template: {} (Mc {:?}), SNR {:.4} at GPS {:.6}",
+                self.bank_index(i as u64),
                 self.masses[i],
                 p.snr,
                 self.time(p.sample)
@@ -398,7 +461,7 @@ impl DataReport {
     pub fn write_hdf5(&self, path: &std::path::Path) -> Result<(), String> {
         use chirpfarm_strain::h5::{write_columns, Column};
         let t = &self.triggers;
-        let template: Vec<u64> = t.iter().map(|t| t.template).collect();
+        let template: Vec<u64> = t.iter().map(|t| self.bank_index(t.template)).collect();
         let mc: Vec<f64> = t.iter().map(|t| self.masses[t.template as usize]).collect();
         let segment: Vec<u64> = t.iter().map(|t| t.segment as u64).collect();
         let sample: Vec<u64> = t.iter().map(|t| t.sample).collect();

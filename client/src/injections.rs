@@ -170,7 +170,7 @@ impl<'a> WithInjections<'a> {
             v["snr_ratio"] = json!(o.snr_ratio());
             v["trigger_time"] = json!(r.spec.time_of(t.sample));
             v["offset_samples"] = json!(o.offset_samples());
-            v["template_index"] = json!(t.template);
+            v["template_index"] = json!(r.bank_index(t.template));
             v["template_mc"] = json!(r.masses[t.template as usize]);
             if let Some(q) = r.params.as_ref().and_then(|q| q.get(t.template as usize)) {
                 v["template_mass1"] = json!(q.mass1);
@@ -237,7 +237,7 @@ impl Formats for WithInjections<'_> {
                 t.map_or_else(dash, |t| format!("{:.2}", t.snr)),
                 o.snr_ratio().map_or_else(dash, |r| format!("{r:.3}")),
                 o.offset_samples().map_or_else(dash, |d| d.to_string()),
-                t.map_or_else(dash, |t| t.template.to_string()),
+                t.map_or_else(dash, |t| self.report.bank_index(t.template).to_string()),
                 t.map_or_else(dash, |t| format!(
                     "{:.6}",
                     self.report.masses[t.template as usize]

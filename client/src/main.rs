@@ -11,7 +11,7 @@
 
 use chirpfarm::args::{BenchCmd, Cli, Command};
 use chirpfarm::error::CliError;
-use chirpfarm::{alloc, bank_cmd, bench, bench_load, commands, health, manage, simulate, stdout};
+use chirpfarm::{alloc, bank_cmd, bench, bench_embedded, bench_load, commands, health, manage, simulate, stdout};
 use chirpfarm_core::ExitKind;
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -113,6 +113,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Command::Health(c) => health::health(c).await,
             Command::Alloc(c) => alloc::alloc(c).await,
             Command::Bench(BenchCmd::Cache { bank, signals }) => bench::cache(bank, signals).await,
+            Command::Bench(BenchCmd::Embedded {
+                bank,
+                signal_mc,
+                rounds,
+                threads,
+            }) => bench_embedded::embedded(bank, signal_mc, rounds, threads).await,
             Command::Bench(BenchCmd::Dispatch {
                 tasks,
                 workers,

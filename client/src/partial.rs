@@ -2,11 +2,64 @@
 //! order with holes, printed so that nobody can take them for a complete search (the JSON says
 //! `"complete": false` and lists the missing templates; the table and CSV say so too).
 
+use crate::args::OutputArgs;
+use crate::error::CliError;
 use crate::output::{Formats, Report};
-use crate::remote::{SignalSink, Sink};
+use crate::progress::Progress;
+use crate::remote::{Conn, SignalSink, Sink};
+use chirpfarm_core::SearchSpec;
 use chirpfarm_proto::v1;
 use serde_json::json;
 use std::io::Write;
+
+/// Ranges `[start, end)` of bank indices or result units that arrived, in order, merged when
+/// adjacent: what a partial watch has, and (the complement) what it is missing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Ranges(pub Vec<(u64, u64)>);
+
+impl Ranges {
+    /// Records `[start, end)`, which must not begin before the last range ends.
+    pub fn add(&mut self, start: u64, end: u64) {
+        match self.0.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => self.0.push((start, end)),
+        }
+    }
+
+    /// Where the last range ends (0 when empty).
+    pub fn end(&self) -> u64 {
+        self.0.last().map_or(0, |r| r.1)
+    }
+
+    /// The ranges of `[0, total)` not recorded.
+    pub fn missing(&self, total: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        for &(a, b) in &self.0 {
+            if a > at {
+                out.push((at, a));
+            }
+            at = b;
+        }
+        if at < total {
+            out.push((at, total));
+        }
+        out
+    }
+}
+
+/// Ranges as `a..b` text, the first five only (`and N more ranges` after).
+pub fn ranges_text(ranges: &[(u64, u64)]) -> String {
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .take(5)
+        .map(|(a, b)| format!("{a}..{b}"))
+        .collect();
+    if ranges.len() > 5 {
+        parts.push(format!("and {} more ranges", ranges.len() - 5));
+    }
+    parts.join(", ")
+}
 
 /// Collects a signal search's blocks that may skip over missing ones, remembering which bank
 /// ranges arrived.
@@ -14,8 +67,8 @@ use std::io::Write;
 pub struct PartialSink {
     /// Results of the templates that arrived, in bank order.
     pub signals: SignalSink,
-    /// The bank ranges `[start, end)` that arrived, in order, merged when adjacent.
-    pub present: Vec<(u64, u64)>,
+    /// The bank ranges that arrived.
+    pub present: Ranges,
     templates: u64,
 }
 
@@ -24,30 +77,19 @@ impl PartialSink {
     pub fn new(signals: usize, templates: u64) -> PartialSink {
         PartialSink {
             signals: SignalSink::new(signals, templates),
-            present: Vec::new(),
+            present: Ranges::default(),
             templates,
         }
     }
 
     /// The bank ranges `[start, end)` that did not arrive.
     pub fn missing(&self) -> Vec<(u64, u64)> {
-        let mut out = Vec::new();
-        let mut at = 0;
-        for &(a, b) in &self.present {
-            if a > at {
-                out.push((at, a));
-            }
-            at = b;
-        }
-        if at < self.templates {
-            out.push((at, self.templates));
-        }
-        out
+        self.present.missing(self.templates)
     }
 
     /// The bank indices that arrived, in order.
     pub fn indices(&self) -> Vec<u64> {
-        self.present.iter().flat_map(|&(a, b)| a..b).collect()
+        self.present.0.iter().flat_map(|&(a, b)| a..b).collect()
     }
 }
 
@@ -61,10 +103,7 @@ impl Sink for PartialSink {
             ));
         }
         self.signals.block(b.start, b)?;
-        match self.present.last_mut() {
-            Some(last) if last.1 == b.start => last.1 = end,
-            _ => self.present.push((b.start, end)),
-        }
+        self.present.add(b.start, end);
         Ok(())
     }
 }
@@ -95,20 +134,6 @@ impl PartialReport {
         self.state == "succeeded" && self.missing.is_empty()
     }
 
-    /// The missing ranges as `a..b` text, the first few only.
-    fn missing_text(&self) -> String {
-        let mut parts: Vec<String> = self
-            .missing
-            .iter()
-            .take(5)
-            .map(|(a, b)| format!("{a}..{b}"))
-            .collect();
-        if self.missing.len() > 5 {
-            parts.push(format!("and {} more ranges", self.missing.len() - 5));
-        }
-        parts.join(", ")
-    }
-
     /// The one line that says the output is partial (empty when complete).
     pub fn notice(&self) -> String {
         if self.complete() {
@@ -120,7 +145,7 @@ impl PartialReport {
             self.state,
             self.missing_count(),
             self.templates_total,
-            self.missing_text()
+            ranges_text(&self.missing)
         )
     }
 }
@@ -177,20 +202,70 @@ impl Formats for PartialReport {
     }
 }
 
+/// `chirpfarm watch --partial` of a signal search: whatever arrived, marked incomplete unless
+/// the job succeeded with every template; exit 1 when incomplete.
+pub async fn watch_partial(
+    conn: &Conn,
+    job_id: &str,
+    spec: &SearchSpec,
+    masses: Vec<f64>,
+    output: OutputArgs,
+) -> Result<(), CliError> {
+    let total = masses.len() as u64;
+    let mut sink = PartialSink::new(spec.signals.len(), total);
+    let progress = Progress::new(total, output.quiet);
+    let collected = crate::remote::collect_partial(conn, job_id, &mut sink, &progress).await;
+    progress.finish();
+    let collected = collected?;
+    let indices = sink.indices();
+    let report = PartialReport {
+        report: Report {
+            convention: spec.convention,
+            params: spec
+                .bank
+                .params()
+                .map(|p| indices.iter().map(|&i| p[i as usize]).collect()),
+            masses: indices.iter().map(|&i| masses[i as usize]).collect(),
+            signals: spec.signals.clone(),
+            results: sink.signals.results.clone(),
+            wall_seconds: collected.finished.wall_seconds,
+            workers: collected.workers,
+            job_id: Some(job_id.to_string()),
+        },
+        missing: sink.missing(),
+        indices,
+        templates_total: total,
+        state: crate::listings::state_name(collected.finished.state),
+    };
+    crate::emit::emit(&report, &output)?;
+    outcome(report.complete(), report.notice(), &collected.finished)
+}
+
+/// How a partial watch ends once its output is printed: success when complete, else a failure
+/// (exit 1) with the `notice` and the job's error, if any.
+pub fn outcome(complete: bool, notice: String, finished: &v1::JobFinished) -> Result<(), CliError> {
+    if complete {
+        return Ok(());
+    }
+    let why = match finished.error.as_str() {
+        "" => String::new(),
+        e => format!(" ({})", chirpfarm_core::logging::escape(e, 2000)),
+    };
+    Err(CliError::Failed(format!("{notice}{why}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// One signal's block whose SNR is each template's bank index.
     fn block(start: u64, count: u32) -> v1::ResultBlock {
-        v1::ResultBlock {
-            start,
-            count,
-            signals: vec![v1::SignalBlock {
-                snr: (0..count).map(|i| (start + i as u64) as f64).collect(),
-                lag_seconds: vec![0.0; count as usize],
-            }],
-            ..Default::default()
-        }
+        let snr = |i: u64| chirpfarm_core::TemplateResult {
+            snr: i as f64,
+            lag_seconds: 0.0,
+        };
+        let ramp = (start..start + count as u64).map(snr).collect();
+        chirpfarm_proto::signal_result_block(start, &[ramp])
     }
 
     #[test]
@@ -199,7 +274,7 @@ mod tests {
         s.block(0, &block(0, 5)).unwrap();
         s.block(5, &block(5, 5)).unwrap();
         s.block(10, &block(20, 5)).unwrap();
-        assert_eq!(s.present, vec![(0, 10), (20, 25)]);
+        assert_eq!(s.present, Ranges(vec![(0, 10), (20, 25)]));
         assert_eq!(s.missing(), vec![(10, 20), (25, 30)]);
         assert_eq!(s.indices().len(), 15);
         assert_eq!(s.signals.results[0][12].snr, 22.0);

@@ -84,6 +84,16 @@ impl Plot for DataReport {
     }
 }
 
+impl Plot for crate::partial_data::PartialDataReport {
+    /// The figure of what arrived (with the injections, when given).
+    fn figure(&self) -> Figure {
+        match &self.injections {
+            Some((rows, window)) => WithInjections::new(&self.report, rows, *window).figure(),
+            None => self.report.figure(),
+        }
+    }
+}
+
 impl Plot for WithInjections<'_> {
     fn figure(&self) -> Figure {
         figure::data(self.report, Some(&self.outcomes))

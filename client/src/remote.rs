@@ -31,6 +31,9 @@ pub struct Conn {
     token: Option<String>,
     /// TLS settings, kept for reconnecting.
     tls: ClientTls,
+    /// The embedded cluster's in-process transport, if this connection goes through it (and
+    /// reconnections with it).
+    dialer: Option<chirpfarm_proto::memory::MemoryDialer>,
     /// The coordinator URL.
     pub url: String,
 }
@@ -52,15 +55,45 @@ impl Conn {
         let channel = chirpfarm_proto::connect::connect(&endpoint)
             .await
             .map_err(CliError::Unreachable)?;
-        let client = ClientClient::new(channel)
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20);
         Ok(Conn {
-            client,
+            client: Self::client_for(channel),
             token,
             tls,
+            dialer: None,
             url: url.to_string(),
         })
+    }
+
+    /// Connects to the embedded cluster's coordinator through its in-process transport.
+    pub async fn in_process(
+        dialer: &chirpfarm_proto::memory::MemoryDialer,
+    ) -> Result<Conn, CliError> {
+        let channel = dialer
+            .connect(&chirpfarm_proto::memory::MemoryDialer::endpoint())
+            .await
+            .map_err(CliError::Failed)?;
+        Ok(Conn {
+            client: Self::client_for(channel),
+            token: None,
+            tls: ClientTls::none(),
+            dialer: Some(dialer.clone()),
+            url: chirpfarm_proto::memory::IN_PROCESS_URL.to_string(),
+        })
+    }
+
+    /// A fresh connection to the same coordinator, the same way.
+    pub async fn reconnect(&self) -> Result<Conn, CliError> {
+        match &self.dialer {
+            Some(d) => Conn::in_process(d).await,
+            None => Conn::connect(&self.url, self.token.clone(), self.tls.clone()).await,
+        }
+    }
+
+    /// The generated client over `channel`, with the message size limits.
+    fn client_for(channel: Channel) -> ClientClient<Channel> {
+        ClientClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20)
     }
 
     /// Wraps a message in a unary request carrying the token and the [`RPC_TIMEOUT`] deadline.
@@ -145,6 +178,8 @@ pub struct Collected {
     pub finished: v1::JobFinished,
     /// Workers registered at the last progress report.
     pub workers: u32,
+    /// The job's result units, from its progress reports (`None` if none came).
+    pub units_total: Option<u64>,
 }
 
 /// Watches `job_id` until it ends, feeding result blocks to `sink` in order. On a lost
@@ -199,6 +234,7 @@ async fn collect_with(
                 return Ok(Collected {
                     finished,
                     workers: st.workers,
+                    units_total: st.total,
                 });
             }
             Err(WatchError::Fatal(e)) => return Err(e),
@@ -216,8 +252,7 @@ async fn collect_with(
                 }
                 progress.message(&format!("coordinator lost ({why}); reconnecting..."));
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                if let Ok(c) = Conn::connect(&conn.url, conn.token.clone(), conn.tls.clone()).await
-                {
+                if let Ok(c) = conn.reconnect().await {
                     conn = c;
                 }
             }
@@ -273,9 +308,9 @@ async fn watch_once(
             Some(v1::watch_event::Event::Block(b)) => {
                 sink.block(st.cursor, &b)
                     .map_err(|e| WatchError::Fatal(CliError::Failed(e)))?;
-                // A partial watch may skip a hole: the cursor is the bank index after the block.
+                // A partial watch may skip a hole: the cursor is the unit after the block.
                 st.cursor = if st.partial {
-                    b.start + b.count as u64
+                    b.unit + b.count as u64
                 } else {
                     st.cursor + b.count as u64
                 };

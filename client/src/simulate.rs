@@ -60,6 +60,7 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
     let grid = SimGrid::new(n as usize, rate, cmd.f_low).map_err(|e| input(e.to_string()))?;
     let psd_values = psd_on_grid(&cmd.psd, &grid)?;
     let approximant = Approximant::parse(&cmd.approximant).map_err(|e| input(e.to_string()))?;
+    let f_final = check_f_final(cmd.f_final, approximant, cmd.f_low)?;
     let rows = injection_rows(&cmd.inject)?;
     let format = Format::from_path(&cmd.output);
 
@@ -79,7 +80,7 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
             )));
         }
         let t0 = check_time(row, &grid, cmd.gps_start)?;
-        waveform_at_1mpc(approximant, row, &grid, &mut h)?;
+        waveform_at_1mpc((approximant, f_final), row, &grid, &mut h)?;
         let sigma = sigmasq(&h, &psd_values, &grid).sqrt();
         if !(sigma.is_finite() && sigma > 0.0) {
             return Err(input(format!(
@@ -107,9 +108,10 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
     let list = injections_path(&cmd.output);
     if !injected.is_empty() {
         let comment = format!(
-            "chirpfarm simulate: data {}, approximant {}, psd {}, f_low {} Hz, seed {}, noise {}, gps_start {}, duration {} s, sample_rate {} Hz",
+            "chirpfarm simulate: data {}, approximant {}{}, psd {}, f_low {} Hz, seed {}, noise {}, gps_start {}, duration {} s, sample_rate {} Hz",
             cmd.output.display(),
             approximant.name(),
+            f_final.map_or(String::new(), |f| format!(", f_final {f} Hz")),
             cmd.psd,
             cmd.f_low,
             cmd.seed,
@@ -144,6 +146,30 @@ pub fn simulate(cmd: &SimulateCmd) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// `--f-final` as `search` takes it: TaylorF2 only (the Newtonian chirp runs to Nyquist), a
+/// finite frequency above `--f-low`; `None` ends each injection at its ISCO.
+fn check_f_final(
+    f_final: Option<f64>,
+    approximant: Approximant,
+    f_low: f64,
+) -> Result<Option<f64>, CliError> {
+    let Some(f) = f_final else {
+        return Ok(None);
+    };
+    if approximant != Approximant::TaylorF2 {
+        return Err(CliError::Input(
+            "--f-final applies to --approximant taylorf2 (newtonian injections run to Nyquist)"
+                .into(),
+        ));
+    }
+    if !(f.is_finite() && f > f_low) {
+        return Err(CliError::Input(format!(
+            "--f-final must be a frequency in Hz above --f-low ({f_low} Hz), got {f}"
+        )));
+    }
+    Ok(Some(f))
 }
 
 /// The PSD on the data's grid: `aligo` (physics.md §3.3) or a two-column file interpolated as
@@ -212,9 +238,10 @@ fn check_time(row: &InjectionRow, grid: &SimGrid, gps_start: f64) -> Result<f64,
 
 /// The waveform of `row` at 1 Mpc, optimally oriented, coalescing at t = 0 with φ_c = 0, on
 /// every bin of `grid` (zero outside the band), written into `h`: the seed's Newtonian chirp
-/// (1 light-second ÷ 1 Mpc in seconds) or TaylorF2 (`chirpfarm-waveform`, LAL's h̃+ at 1 Mpc).
+/// (1 light-second ÷ 1 Mpc in seconds) or TaylorF2 (`chirpfarm-waveform`, LAL's h̃+ at 1 Mpc,
+/// ending at `f_final` or else the ISCO).
 fn waveform_at_1mpc(
-    approximant: Approximant,
+    (approximant, f_final): (Approximant, Option<f64>),
     row: &InjectionRow,
     grid: &SimGrid,
     h: &mut [Complex64],
@@ -242,7 +269,7 @@ fn waveform_at_1mpc(
                 &row.params,
                 1.0,
                 grid.f_low,
-                None,
+                f_final,
                 grid.delta_f(),
                 0,
                 h,

@@ -4,43 +4,10 @@
 //! mid-job, and with the coordinator SIGKILLed and restarted on its data dir mid-job.
 
 mod common;
+use common::data_search_args as search_args;
 use common::{chirpfarm, coordinator, json, wait_workers, worker, Proc};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-fn fixture(rel: &str) -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(rel)
-        .display()
-        .to_string()
-}
-
-/// 64 s of coloured noise with an injection, in 16 s segments padded 2 s (5 segments), against
-/// 1,201 templates: a few seconds of work on one core.
-fn search_args() -> Vec<String> {
-    [
-        "--data",
-        &fixture("data_filter/strain.npy"),
-        "--sample-rate",
-        "1024",
-        "--gps-start",
-        "1000000000",
-        "--segment-length",
-        "16",
-        "--segment-pad",
-        "2",
-        "--f-low",
-        "30",
-        "--bank",
-        "1.0:1.6:0.0005",
-        "--snr-threshold",
-        "5",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
-}
 
 fn run(args: &[String]) -> Value {
     let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();

@@ -5,8 +5,9 @@
 //! those parts print `SKIP:` and return.
 
 mod common;
-use common::{bin, chirpfarm, worker, Proc};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::{bin, chirpfarm, host_port, spawn_and_read, worker, Proc};
+use common::{http_get as get, try_http_get as try_get};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,73 +18,13 @@ const CHUNK: u64 = 16;
 
 /// A coordinator with `--http 127.0.0.1:0`: the process, its gRPC URL and its HTTP address.
 fn coordinator_http(extra: &[&str]) -> (Proc, String, String) {
-    let mut child = Command::new(bin("chirpfarm-coordinator"))
-        .args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+    let mut cmd = Command::new(bin("chirpfarm-coordinator"));
+    cmd.args(["--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
         .args(extra)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start coordinator");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let after = |marker: &str| {
-                line.split(marker)
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                    .map(|s| s.trim_end_matches('/').to_string())
-            };
-            if let Some(url) = after("metrics at http://") {
-                let _ = tx.send(("http", url));
-            } else if let Some(addr) = after("listening on ") {
-                let _ = tx.send(("grpc", addr));
-            }
-        }
-    });
-    let (mut grpc, mut http) = (None, None);
-    while grpc.is_none() || http.is_none() {
-        let (kind, addr) = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the coordinator logged its addresses");
-        match kind {
-            "http" => http = Some(addr),
-            // The log line is a URL since the exit-code work; older builds logged host:port.
-            _ => {
-                grpc = Some(if addr.contains("://") {
-                    addr
-                } else {
-                    format!("http://{addr}")
-                })
-            }
-        }
-    }
-    (Proc { child }, grpc.unwrap(), http.unwrap())
-}
-
-/// One HTTP/1.1 GET over a fresh connection: (status, body).
-fn get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
-    try_get(addr, path, bearer).unwrap_or_else(|| panic!("GET http://{addr}{path} failed"))
-}
-
-/// [`get`], or `None` when the server cannot be reached or its answer is cut short.
-fn try_get(addr: &str, path: &str, bearer: Option<&str>) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
-    let auth = bearer
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).ok()?;
-    let (head, body) = raw.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, body.to_string()))
+        .env("RUST_LOG", "info");
+    let (p, words) = spawn_and_read(cmd, &["listening on ", "metrics at "]);
+    let (grpc, http) = (host_port(&words[0]), host_port(&words[1]));
+    (p, format!("http://{grpc}"), http)
 }
 
 /// Polls `chirpfarm workers` (with `auth`) until `n` workers are listed; panics after 20 s.

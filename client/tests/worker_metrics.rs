@@ -3,56 +3,26 @@
 //! template cache, and the text passes `promtool check metrics` when promtool is installed.
 
 mod common;
-use common::{bin, chirpfarm, coordinator, json, wait_workers, Proc};
-use std::io::{BufRead, BufReader, Read, Write};
+use common::Proc;
+use common::{
+    bin, chirpfarm, coordinator, host_port, http_get, json, spawn_and_read, wait_workers,
+};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Starts a worker serving metrics on a free port; returns it and the address it logged.
 fn worker_with_metrics(url: &str) -> (Proc, String) {
-    let mut child = Command::new(bin("chirpfarm-worker"))
-        .args(["--coordinator", url, "--name", "metered", "--threads", "1"])
-        .args(["--metrics-listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start worker");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent {
-                if let Some(rest) = line.split("metrics listening on http://").nth(1) {
-                    let addr = rest.split('/').next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the worker logged its metrics address");
-    (Proc { child }, addr)
+    let mut cmd = Command::new(bin("chirpfarm-worker"));
+    cmd.args(["--coordinator", url, "--name", "metered", "--threads", "1"])
+        .args(["--metrics-listen", "127.0.0.1:0"]);
+    let (p, words) = spawn_and_read(cmd, &["metrics listening on "]);
+    (p, host_port(&words[0]))
 }
 
-/// `GET path` over plain HTTP/1.1; returns the status line and the body.
-fn get(addr: &str, path: &str) -> (String, String) {
-    let mut s = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    (
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    )
+/// `GET path` over plain HTTP/1.1; returns the status code and the body.
+fn get(addr: &str, path: &str) -> (u16, String) {
+    http_get(addr, path, None)
 }
 
 /// The value of the sample named exactly `name` (with its labels, if any).
@@ -90,7 +60,7 @@ fn counters_match_the_work_done() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let before = loop {
         let (status, text) = get(&addr, "/metrics");
-        assert!(status.contains(" 200 "), "{status}");
+        assert_eq!(status, 200);
         if value(&text, "chirpfarm_worker_connected") == 1.0 {
             break text;
         }
@@ -158,7 +128,7 @@ fn counters_match_the_work_done() {
 
     // Read-only: nothing else is served.
     let (status, _) = get(&addr, "/");
-    assert!(status.contains(" 404 "), "{status}");
+    assert_eq!(status, 404);
     let mut post = std::net::TcpStream::connect(&addr).unwrap();
     post.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();

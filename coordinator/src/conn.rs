@@ -14,6 +14,9 @@
 //!   but no request — without looking inside TLS. (Clients send their first call right after
 //!   connecting; an idle connection after that is HTTP/2 keepalive's business.)
 //!
+//! The embedded cluster's in-process pipes ([`in_memory`]) come through the same [`ConnIo`] type,
+//! without a slot or a deadline: the process dialed them itself.
+//!
 //! Accept errors that concern the listener (out of file descriptors, of memory) pause the loop
 //! for 10–100 ms instead of retrying at once. Refusals are logged at most once a second, with a
 //! count of the ones not logged.
@@ -27,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Sleep};
@@ -217,14 +220,26 @@ async fn admit(
     let _ = tx.send(ConnIo::new(stream, slot, deadline)).await;
 }
 
+/// What a connection runs over: a TCP socket, or (the embedded cluster) an in-process pipe
+/// from [`chirpfarm_proto::memory`].
+#[derive(Debug)]
+enum Wire {
+    /// An accepted TCP socket.
+    Tcp(TcpStream),
+    /// An in-process pipe: no address, no handshake deadline, no slot (the process itself
+    /// dialed it).
+    Memory(DuplexStream),
+}
+
 /// An accepted connection as the server sees it: the socket, its slot of the cap, and the
 /// handshake deadline that holds until its first request arrives.
 #[derive(Debug)]
 pub struct ConnIo {
-    /// The socket.
-    stream: TcpStream,
-    /// Held for the connection's life: the cap counts open connections, not accepts.
-    _slot: Slot,
+    /// The socket (or in-process pipe).
+    stream: Wire,
+    /// Held for the connection's life: the cap counts open connections, not accepts (none for
+    /// an in-process pipe).
+    _slot: Option<Slot>,
     /// Fails reads once passed, unless `spoke` was set first.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Set by [`Speaking`] when a request arrives on this connection.
@@ -235,12 +250,43 @@ impl ConnIo {
     /// Wraps `stream`; reads fail after `deadline` until a request has arrived.
     fn new(stream: TcpStream, slot: Slot, deadline: Instant) -> ConnIo {
         ConnIo {
-            stream,
-            _slot: slot,
+            stream: Wire::Tcp(stream),
+            _slot: Some(slot),
             deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
             spoke: Arc::new(AtomicBool::new(false)),
         }
     }
+
+    /// An in-process pipe (the embedded cluster): trusted, so no deadline and no slot.
+    pub fn memory(stream: DuplexStream) -> ConnIo {
+        ConnIo {
+            stream: Wire::Memory(stream),
+            _slot: None,
+            deadline: None,
+            spoke: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// The connections dialed on `listener`, as the server takes them (ends when every dialer is
+/// gone or the server stops taking them).
+pub fn in_memory(
+    listener: chirpfarm_proto::memory::MemoryListener,
+) -> impl futures::Stream<Item = io::Result<ConnIo>> + Send + 'static {
+    futures::stream::unfold(listener, |mut l| async move {
+        let pipe = l.accept().await?;
+        Some((Ok(ConnIo::memory(pipe)), l))
+    })
+}
+
+/// Delegates a poll to whichever stream a [`Wire`] holds.
+macro_rules! on_wire {
+    ($wire:expr, $s:ident => $e:expr) => {
+        match $wire {
+            Wire::Tcp($s) => $e,
+            Wire::Memory($s) => $e,
+        }
+    };
 }
 
 impl AsyncRead for ConnIo {
@@ -253,7 +299,8 @@ impl AsyncRead for ConnIo {
         if this.deadline.is_some() && this.spoke.load(Ordering::Relaxed) {
             this.deadline = None;
         }
-        match Pin::new(&mut this.stream).poll_read(cx, buf) {
+        let read = on_wire!(&mut this.stream, s => Pin::new(s).poll_read(cx, buf));
+        match read {
             Poll::Pending => {
                 // Registers the timer's waker too, so a silent peer is closed on time.
                 let expired = this
@@ -280,7 +327,7 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        on_wire!(&mut self.stream, s => Pin::new(s).poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -288,19 +335,19 @@ impl AsyncWrite for ConnIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        on_wire!(&mut self.stream, s => Pin::new(s).poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
+        on_wire!(&self.stream, s => s.is_write_vectored())
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        on_wire!(&mut self.stream, s => Pin::new(s).poll_flush(cx))
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        on_wire!(&mut self.stream, s => Pin::new(s).poll_shutdown(cx))
     }
 }
 
@@ -309,8 +356,15 @@ impl Connected for ConnIo {
     type ConnectInfo = ConnInfo;
 
     fn connect_info(&self) -> ConnInfo {
+        let tcp = match &self.stream {
+            Wire::Tcp(s) => s.connect_info(),
+            Wire::Memory(_) => TcpConnectInfo {
+                local_addr: None,
+                remote_addr: None,
+            },
+        };
         ConnInfo {
-            tcp: self.stream.connect_info(),
+            tcp,
             spoke: self.spoke.clone(),
         }
     }
@@ -324,6 +378,14 @@ pub struct ConnInfo {
     pub tcp: TcpConnectInfo,
     /// Lifts the connection's handshake deadline once set.
     spoke: Arc<AtomicBool>,
+}
+
+impl ConnInfo {
+    /// Lifts the connection's handshake deadline: a request has arrived on it (the HTTP
+    /// endpoint's middleware; gRPC requests go through [`Speaking`]).
+    pub fn mark_spoke(&self) {
+        self.spoke.store(true, Ordering::Relaxed);
+    }
 }
 
 /// An interceptor wrapping each service's gate: marks the connection as speaking (lifting its

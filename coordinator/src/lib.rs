@@ -62,5 +62,5 @@ pub mod watch;
 pub mod worker_service;
 
 pub use security::{Security, ServerTls};
-pub use server::{serve, serve_coordinator};
+pub use server::{serve, serve_coordinator, serve_in_memory};
 pub use state::{Coordinator, CoordinatorConfig};

@@ -79,10 +79,11 @@ struct Args {
     #[arg(long, env = "CHIRPFARM_HTTP", value_name = "ADDR")]
     http: Option<String>,
     /// Seconds a new connection may take to make its first request (TLS handshake, HTTP/2
-    /// preface, first call) before it is closed.
+    /// preface, first call; on --http, the first request's headers) before it is closed.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     handshake_timeout: f64,
-    /// Connections open at once (handshaking or serving); more are closed on accept.
+    /// Connections open at once (handshaking or serving); more are closed on accept. The
+    /// --http endpoint has a cap of its own of the same size.
     #[arg(long, default_value_t = 4096, value_name = "CONNECTIONS")]
     max_connections: usize,
     /// Templates per task (default: chosen automatically for ~0.2-2 s of work per task).
@@ -326,6 +327,7 @@ async fn main() -> ExitCode {
             l,
             coord.clone(),
             access.clone(),
+            security.limits,
             async move {
                 let _ = http_stopped.await;
             },

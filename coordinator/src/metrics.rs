@@ -91,56 +91,53 @@ impl Metrics {
             result_latency: Histogram::new(exponential_buckets(0.01, 2.0, 16)),
             journal_write: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
         };
-        registry.register(
-            "workers",
-            "Worker daemons registered now",
-            m.workers.clone(),
-        );
-        registry.register(
-            "jobs",
-            "Jobs known to the coordinator, by state (queued, running, succeeded, failed, cancelled)",
-            m.jobs.clone(),
-        );
-        registry.register(
-            "tasks",
-            "Tasks by state: pending (waiting for a worker, unfinished jobs), running (leased or being stored), done (result stored)",
-            m.tasks.clone(),
-        );
-        registry.register(
-            "queue_depth",
-            "Unfinished (queued or running) jobs; --max-queued-jobs bounds it",
-            m.queue_depth.clone(),
-        );
-        registry.register(
-            "blob_bytes",
-            "Bytes of uploaded blobs (strain samples, noise spectra) held by the coordinator",
-            m.blob_bytes.clone(),
-        );
-        registry.register(
-            "task_attempts",
-            "Task leases handed out (every execution attempt, speculative copies included)",
-            m.attempts.clone(),
-        );
-        registry.register(
-            "task_failures",
-            "Task executions that failed on a worker (a job fails after 3 on one task)",
-            m.failures.clone(),
-        );
-        registry.register(
-            "templates_computed",
-            "Templates filtered with accepted results, times signals (or segments) per template; templates/s is rate(chirpfarm_templates_computed_total[1m])",
-            m.templates.clone(),
-        );
-        registry.register(
-            "lease_latency_seconds",
-            "Seconds from a task becoming ready (submitted or re-queued) to its lease",
-            m.lease_latency.clone(),
-        );
-        registry.register(
-            "result_latency_seconds",
-            "Seconds from a lease to the acceptance of its result",
-            m.result_latency.clone(),
-        );
+        // One table per metric type: the names and help texts side by side, registered alike.
+        let gauges = [
+            ("workers", "Worker daemons registered now", &m.workers),
+            (
+                "queue_depth",
+                "Unfinished (queued or running) jobs; --max-queued-jobs bounds it",
+                &m.queue_depth,
+            ),
+            (
+                "blob_bytes",
+                "Bytes of uploaded blobs (strain samples, noise spectra) held by the coordinator",
+                &m.blob_bytes,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        let by_state = [
+            ("jobs", "Jobs known to the coordinator, by state (queued, running, succeeded, failed, cancelled)", &m.jobs),
+            ("tasks", "Tasks by state: pending (waiting for a worker, unfinished jobs), running (leased or being stored), done (result stored)", &m.tasks),
+        ];
+        for (name, help, family) in by_state {
+            registry.register(name, help, family.clone());
+        }
+        let counters = [
+            ("task_attempts", "Task leases handed out (every execution attempt, speculative copies included)", &m.attempts),
+            ("task_failures", "Task executions that failed on a worker (a job fails after 3 on one task)", &m.failures),
+            ("templates_computed", "Templates filtered with accepted results, times signals (or segments) per template; templates/s is rate(chirpfarm_templates_computed_total[1m])", &m.templates),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        let histograms = [
+            (
+                "lease_latency_seconds",
+                "Seconds from a task becoming ready (submitted or re-queued) to its lease",
+                &m.lease_latency,
+            ),
+            (
+                "result_latency_seconds",
+                "Seconds from a lease to the acceptance of its result",
+                &m.result_latency,
+            ),
+        ];
+        for (name, help, histogram) in histograms {
+            registry.register(name, help, histogram.clone());
+        }
         if journal {
             registry.register(
                 "journal_write_seconds",

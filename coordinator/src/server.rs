@@ -55,6 +55,32 @@ pub async fn serve_coordinator(
     security: Security,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    // Handshake deadline, connection cap, accept back-off (conn.rs); TLS goes on top.
+    let (accepted, _stats) =
+        crate::conn::incoming(listener, security.limits, security.tls.is_some());
+    let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
+    serve_connections(coord, incoming, security, shutdown).await
+}
+
+/// Like [`serve_coordinator`], over in-process pipes instead of a TCP listener (the embedded
+/// cluster: no port, no socket; see [`chirpfarm_proto::memory`]). Open access, no TLS.
+pub async fn serve_in_memory(
+    coord: Coordinator,
+    listener: chirpfarm_proto::memory::MemoryListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = crate::conn::in_memory(listener);
+    serve_connections(coord, incoming, Security::open(), shutdown).await
+}
+
+/// Serves both services (and health, reflection) on `incoming` connections until `shutdown`
+/// resolves: the one server behind [`serve_coordinator`] and [`serve_in_memory`].
+async fn serve_connections(
+    coord: Coordinator,
+    incoming: impl futures::Stream<Item = std::io::Result<crate::conn::ConnIo>> + Send + 'static,
+    security: Security,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let access = Arc::new(security.effective_access());
     let refusals = Arc::new(RateLimited::per_second());
     let client_gate = Gate::new(access.clone(), Role::Client, refusals.clone());
@@ -76,10 +102,6 @@ pub async fn serve_coordinator(
     let workers = WorkerSessionServer::new(WorkerService::new(coord.clone()))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    // Handshake deadline, connection cap, accept back-off (conn.rs); TLS goes on top.
-    let (accepted, _stats) =
-        crate::conn::incoming(listener, security.limits, security.tls.is_some());
-    let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
     let (mut health, health_service) = crate::introspect::Health::new().await;
     let (reflect_v1, reflect_v1alpha) = match crate::introspect::reflection() {
         Ok((a, b)) => (Some(a), Some(b)),

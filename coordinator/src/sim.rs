@@ -122,15 +122,8 @@ fn run(
                     continue;
                 };
                 progressed = true;
-                let block = v1::ResultBlock {
-                    start: l.start,
-                    count: l.count,
-                    signals: vec![v1::SignalBlock {
-                        snr: vec![0.0; l.count as usize],
-                        lag_seconds: vec![0.0; l.count as usize],
-                    }],
-                    ..Default::default()
-                };
+                let zeros = vec![chirpfarm_core::TemplateResult::default(); l.count as usize];
+                let block = chirpfarm_proto::signal_result_block(l.start, &[zeros]);
                 let mut inner = coord.lock();
                 let done = Event::TaskCompleted {
                     worker: *id,

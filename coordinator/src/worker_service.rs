@@ -304,6 +304,7 @@ fn check_result(
             segment_start: segs.0,
             segment_count: segs.1,
             data: Some(data.clone()),
+            ..Default::default()
         });
     }
     crate::check::check_signal_result(rec.spec.signals.len(), count, &r.signals)?;

@@ -3,7 +3,7 @@
 use crate::v1;
 use chirpfarm_core::{
     Approximant, BankSpec, BlobRef, DataSpec, Rank, SearchSpec, SignalSpec, SnrConvention,
-    SpecError, TemplateParams,
+    SpecError, TemplateParams, TemplateResult,
 };
 
 /// A domain blob reference as its wire form.
@@ -199,6 +199,25 @@ pub fn spec_from_proto(spec: Option<&v1::SearchSpec>) -> Result<SearchSpec, Spec
         // 0 = unset; anything else (incl. NaN or negative) is kept for validate() to reject.
         f_final: (spec.f_final != 0.0).then_some(spec.f_final),
     })
+}
+
+/// One signal's results for consecutive templates, as the wire's column block.
+pub fn signal_block(results: &[TemplateResult]) -> v1::SignalBlock {
+    v1::SignalBlock {
+        snr: results.iter().map(|r| r.snr).collect(),
+        lag_seconds: results.iter().map(|r| r.lag_seconds).collect(),
+    }
+}
+
+/// A signal search's results for bank templates `[start, start + n)` as one result block:
+/// `per_signal[s]` holds signal `s`'s `n` results (every signal the same `n`).
+pub fn signal_result_block(start: u64, per_signal: &[Vec<TemplateResult>]) -> v1::ResultBlock {
+    v1::ResultBlock {
+        start,
+        count: per_signal.first().map_or(0, |r| r.len() as u32),
+        signals: per_signal.iter().map(|r| signal_block(r)).collect(),
+        ..Default::default()
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! functions here and hand plain Rust to the scheduler and the engine.
 //!
 //! Around the wire: [`auth`] (who may call which service: tokens per role), [`connect`] (how a
-//! worker or the CLI reaches a coordinator: URL, TLS, timeouts), [`ratelimit`] (warnings that a
+//! worker or the CLI reaches a coordinator: URL, TLS, timeouts), [`memory`] (the embedded
+//! cluster's in-process transport: gRPC over pipes, no socket), [`ratelimit`] (warnings that a
 //! flood of bad peers cannot flood) and [`shutdown`] (SIGTERM and Ctrl-C alike).
 
 /// Generated messages and service stubs for package `chirpfarm.v1`.
@@ -25,13 +26,14 @@ pub mod auth;
 pub mod connect;
 mod convert;
 pub mod labels;
+pub mod memory;
 pub mod ratelimit;
 pub mod shutdown;
 
 pub use convert::{
     approximant_from_proto, approximant_to_proto, bank_from_proto, bank_to_proto, blob_from_proto,
     blob_to_proto, convention_from_proto, convention_to_proto, data_from_proto, data_to_proto,
-    spec_from_proto, spec_to_proto,
+    signal_block, signal_result_block, spec_from_proto, spec_to_proto,
 };
 
 /// The protocol version a worker must speak to register. Bump it on any incompatible change.

@@ -63,6 +63,10 @@ pub struct WorkerConfig {
     /// Leave (deregister and return `Ok`) after holding no task for this long; `None` (the
     /// default) stays forever. For batch jobs, which cost walltime while they wait.
     pub idle_timeout: Option<Duration>,
+    /// Reach the coordinator through this in-process transport instead of the network (the
+    /// embedded cluster: coordinator and worker in one process, no socket); `coordinator` is
+    /// then only the name used in messages.
+    pub dialer: Option<chirpfarm_proto::memory::MemoryDialer>,
 }
 
 impl WorkerConfig {
@@ -87,6 +91,7 @@ impl WorkerConfig {
             noop: false,
             metrics_listen: None,
             idle_timeout: None,
+            dialer: None,
         }
     }
 }
@@ -173,7 +178,8 @@ pub async fn run(
         .thread_name(|i| format!("chirpfarm-compute-{i}"))
         .build()
         .map_err(|e| DaemonError::Pool(e.to_string()))?;
-    let engine = Arc::new(Engine::new(config.cache_bytes));
+    // On the worker's own pool: the engine's one-time tables are built in parallel there.
+    let engine = Arc::new(pool.install(|| Engine::new(config.cache_bytes)));
     run_with(config, Arc::new(pool), engine, shutdown).await
 }
 
@@ -226,7 +232,11 @@ pub async fn run_with(
             }
         }
         let started = Instant::now();
-        let end = match chirpfarm_proto::connect::connect(&endpoint).await {
+        let channel = match &config.dialer {
+            Some(dialer) => dialer.connect(&endpoint).await,
+            None => chirpfarm_proto::connect::connect(&endpoint).await,
+        };
+        let end = match channel {
             Ok(channel) => daemon.session(channel).await?,
             Err(e) => SessionEnd::Reconnect(e),
         };

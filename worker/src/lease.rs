@@ -356,11 +356,8 @@ fn result_message(
             task,
             attempt,
             signals: per_signal
-                .into_iter()
-                .map(|rs| v1::SignalBlock {
-                    snr: rs.iter().map(|r| r.snr).collect(),
-                    lag_seconds: rs.iter().map(|r| r.lag_seconds).collect(),
-                })
+                .iter()
+                .map(|rs| chirpfarm_proto::signal_block(rs))
                 .collect(),
             compute_seconds: seconds,
             templates_generated: generated,

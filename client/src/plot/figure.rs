@@ -222,7 +222,8 @@ pub fn data(r: &DataReport, injections: Option<&[Outcome]>) -> Figure {
     let marks = best
         .map(|(i, p)| Mark {
             label: format!(
-                "best template {i} (Mc = {} Msun): SNR = {} at GPS {:.4}",
+                "best template {} (Mc = {} Msun): SNR = {} at GPS {:.4}",
+                r.bank_index(i as u64),
                 r.masses[i],
                 number(p.snr),
                 r.spec.time_of(p.sample)

@@ -77,36 +77,87 @@ impl Proc {
     }
 }
 
-/// Starts a coordinator on a free port; returns it and its URL (read from its log line).
-pub fn coordinator(extra: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(bin("chirpfarm-coordinator"))
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("RUST_LOG", "info")
+/// Starts `cmd` with stderr piped and reads its log until every marker has appeared; returns
+/// the process and, per marker, the first word after it in the first line holding it (panics
+/// after 20 s). Later lines are read and dropped, so the child never blocks on a full pipe.
+pub fn spawn_and_read(mut cmd: Command, markers: &[&str]) -> (Proc, Vec<String>) {
+    let mut child = cmd
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start coordinator");
+        .expect("start the process");
     let stderr = child.stderr.take().expect("stderr");
+    let owned: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let mut sent = false;
+        let mut found = vec![false; owned.len()];
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    // The log line is a URL (`http://` or `https://`): keep host:port.
-                    let url = rest.split_whitespace().next().unwrap_or("");
-                    let addr = url.split_once("://").map_or(url, |(_, a)| a).to_string();
-                    let _ = tx.send(addr);
-                    sent = true;
+            for (i, marker) in owned.iter().enumerate() {
+                if found[i] {
+                    continue;
+                }
+                if let Some(rest) = line.split(marker.as_str()).nth(1) {
+                    let word = rest.split_whitespace().next().unwrap_or("").to_string();
+                    found[i] = true;
+                    let _ = tx.send((i, word));
                 }
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("coordinator printed its address");
-    (Proc { child }, format!("http://{addr}"))
+    let mut words = vec![None; markers.len()];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while words.iter().any(Option::is_none) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, word)) => words[i] = Some(word),
+            Err(_) => panic!("the process did not log {markers:?} within 20 s"),
+        }
+    }
+    (Proc { child }, words.into_iter().flatten().collect())
+}
+
+/// The `host:port` of a logged URL (`http://127.0.0.1:4000/` gives `127.0.0.1:4000`).
+pub fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, a)| a);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+/// Starts a coordinator on a free port; returns it and its URL (read from its log line).
+pub fn coordinator(extra: &[&str]) -> (Proc, String) {
+    let mut cmd = Command::new(bin("chirpfarm-coordinator"));
+    cmd.args(["--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "info");
+    let (p, words) = spawn_and_read(cmd, &["listening on "]);
+    // The log line is a URL (`http://` or `https://`): keep host:port.
+    (p, format!("http://{}", host_port(&words[0])))
+}
+
+/// One HTTP/1.1 GET of `path` on `addr` over a fresh connection, with an optional bearer
+/// token: (status code, body), or `None` when the server cannot be reached or its answer is
+/// cut short.
+pub fn try_http_get(addr: &str, path: &str, bearer: Option<&str>) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// [`try_http_get`], panicking when it fails.
+pub fn http_get(addr: &str, path: &str, bearer: Option<&str>) -> (u16, String) {
+    try_http_get(addr, path, bearer).unwrap_or_else(|| panic!("GET http://{addr}{path} failed"))
 }
 
 /// Starts a worker process with `threads` threads against `url`.
@@ -173,4 +224,39 @@ pub fn coordinator_at(addr: &str, extra: &[&str]) -> Proc {
         std::thread::sleep(Duration::from_millis(20));
     }
     p
+}
+
+/// Path of a file under `tests/fixtures/`.
+pub fn fixture(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// The farm tests' data search: 64 s of coloured noise with an injection, in 16 s segments
+/// padded 2 s (5 segments), against 1,201 templates — a few seconds of work on one core.
+pub fn data_search_args() -> Vec<String> {
+    [
+        "--data",
+        &fixture("data_filter/strain.npy"),
+        "--sample-rate",
+        "1024",
+        "--gps-start",
+        "1000000000",
+        "--segment-length",
+        "16",
+        "--segment-pad",
+        "2",
+        "--f-low",
+        "30",
+        "--bank",
+        "1.0:1.6:0.0005",
+        "--snr-threshold",
+        "5",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }

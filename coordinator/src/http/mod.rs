@@ -4,9 +4,12 @@
 //! * `GET /metrics`: Prometheus exposition ([`crate::metrics`]);
 //! * `GET /`: a self-contained status page (inline CSS and JS, nothing fetched from elsewhere)
 //!   that polls `GET /api/status` every second ([`status`]);
-//! * everything read-only, behind the client token when tokens are configured ([`auth`]).
+//! * everything read-only, behind the client token when tokens are configured ([`auth`]);
+//! * connections admitted as on the gRPC port: a cap and a deadline for the first request's
+//!   headers ([`listener`]).
 
 pub mod auth;
+pub mod listener;
 pub mod status;
 
 use crate::Coordinator;
@@ -52,16 +55,33 @@ pub fn router(coord: Coordinator, access: Access) -> Router {
 }
 
 /// Serves the endpoint on `listener` until `shutdown` resolves, then lets requests in flight
-/// finish.
+/// finish. Connections are admitted as on the gRPC port (`limits`: a cap, and a deadline for
+/// the first request's headers; see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     coord: Coordinator,
     access: Access,
+    limits: crate::conn::ConnLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(coord, access))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (admitted, _stats) = listener::admit(listener, limits)?;
+    serve_admitted(admitted, coord, access, shutdown).await
+}
+
+/// Serves the endpoint on connections already admitted.
+async fn serve_admitted(
+    admitted: listener::Admitted,
+    coord: Coordinator,
+    access: Access,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(coord, access).layer(axum::middleware::from_fn(listener::mark_speaking));
+    axum::serve(
+        admitted,
+        app.into_make_service_with_connect_info::<crate::conn::ConnInfo>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// The 401 answer: one line saying what is missing, and how to present a token.

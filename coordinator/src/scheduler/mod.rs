@@ -47,6 +47,10 @@ mod durable_tests;
 #[cfg(test)]
 mod fairness_tests;
 #[cfg(test)]
+mod random_tests;
+#[cfg(test)]
+mod reattach_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

@@ -153,29 +153,33 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Computes every table (one `powf` pair and a double-double Newton step per bin).
+    /// Computes every table (one `powf` pair and a double-double Newton step per bin). Bins
+    /// are independent, so they are computed in parallel on the current rayon pool: this is
+    /// the one-time cost on the critical path of every one-shot search (about 10 ms on one
+    /// core), and every value is the same whatever thread computes it.
     fn build() -> Tables {
+        use rayon::prelude::*;
+        let bins: Vec<[f64; 6]> = (K0..NF)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|k| {
+                let f = freq(k);
+                let g = pow_e53_dd(f);
+                let (hh, hl) = split(g.hi);
+                [f, hh, hl, g.lo, g.hi, f.powf(E76)]
+            })
+            .collect();
+        let column = |c: usize| -> Vec<f64> { bins.iter().map(|b| b[c]).collect() };
         let mut t = Tables {
-            f: Vec::with_capacity(NB),
-            g_hh: Vec::with_capacity(NB),
-            g_hl: Vec::with_capacity(NB),
-            g_lo: Vec::with_capacity(NB),
-            g_hi: Vec::with_capacity(NB),
-            f76: Vec::with_capacity(NB),
+            f: column(0),
+            g_hh: column(1),
+            g_hl: column(2),
+            g_lo: column(3),
+            g_hi: column(4),
+            f76: column(5),
             f76_norm: Vec::new(),
             inv_sigma_phys: 0.0,
         };
-        for k in K0..NF {
-            let f = freq(k);
-            let g = pow_e53_dd(f);
-            let (hh, hl) = split(g.hi);
-            t.f.push(f);
-            t.g_hh.push(hh);
-            t.g_hl.push(hl);
-            t.g_lo.push(g.lo);
-            t.g_hi.push(g.hi);
-            t.f76.push(f.powf(E76));
-        }
         // Σ f76² (Nyquist last); any accurate order will do: it only sets the scale.
         let sq: Vec<f64> = t.f76.iter().map(|a| a * a).collect();
         let all = pairwise_sum(&sq);
