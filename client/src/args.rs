@@ -12,7 +12,7 @@ mod simulate;
 pub use bench::BenchCmd;
 pub use manage::{CancelCmd, JobsCmd, SubmitCmd, WatchCmd, WorkersCmd};
 pub use search::{
-    ConventionArg, DataArgs, InjectionArgs, OutputArgs, RankArg, SearchArgs, SearchCmd,
+    job_name, ConventionArg, DataArgs, InjectionArgs, OutputArgs, RankArg, SearchArgs, SearchCmd,
 };
 pub use simulate::SimulateCmd;
 

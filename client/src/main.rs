@@ -11,7 +11,9 @@
 
 use chirpfarm::args::{BenchCmd, Cli, Command};
 use chirpfarm::error::CliError;
-use chirpfarm::{alloc, bank_cmd, bench, bench_embedded, bench_load, commands, health, manage, simulate, stdout};
+use chirpfarm::{
+    alloc, bank_cmd, bench, bench_embedded, bench_load, commands, health, manage, simulate, stdout,
+};
 use chirpfarm_core::ExitKind;
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;

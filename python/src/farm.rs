@@ -11,7 +11,6 @@ use chirpfarm::error::CliError;
 use chirpfarm::farm::{job_spec, Finished, Watching};
 use chirpfarm::manage;
 use chirpfarm::remote::Conn;
-use chirpfarm_proto::connect::ClientTls;
 use numpy::PyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -129,12 +128,13 @@ impl Farm {
             cache_bytes: cache_mb.saturating_mul(1 << 20),
             noop: false,
             credits: 2,
+            transport: chirpfarm::embedded::Transport::InProcess,
         };
         let (embedded, conn) = py
             .detach(|| {
                 rt.block_on(async {
                     let e = Embedded::start(opts).await?;
-                    let conn = Conn::connect(&e.url, None, ClientTls::none()).await?;
+                    let conn = e.connect().await?;
                     Ok::<_, CliError>((e, conn))
                 })
             })
