@@ -183,14 +183,15 @@ class Farm:
 
     @classmethod
     def local(cls, workers: int = 2, threads: Optional[int] = None, cache_mb: int = 1024) -> "Farm":
-        """An embedded cluster in this process: a coordinator on a free loopback port and
+        """An embedded cluster in this process: a coordinator and
         ``workers`` worker daemons of ``threads`` compute threads each (default: the cores
         shared between them), each with ``cache_mb`` MB of template cache."""
         return cls("", _native_farm=_native.Farm.local(workers, threads, cache_mb))
 
     @property
     def url(self) -> str:
-        """The coordinator's URL (a loopback one for an embedded cluster)."""
+        """The coordinator's URL (``http://in-process`` for an embedded cluster, whose coordinator
+        and workers talk over in-memory pipes: no port is opened)."""
         return self._native.url
 
     @property

@@ -97,8 +97,9 @@ impl Farm {
         })
     }
 
-    /// Starts an embedded cluster: a coordinator on a free loopback port and `workers` worker
-    /// daemons of `threads` compute threads each, with `cache_mb` MB of template cache each.
+    /// Starts an embedded cluster: a coordinator and `workers` worker daemons talking over
+    /// in-memory pipes (no port), of `threads` compute threads each, with `cache_mb` MB of
+    /// template cache each.
     #[staticmethod]
     #[pyo3(signature = (workers=1, threads=None, cache_mb=1024))]
     fn local(
