@@ -57,7 +57,11 @@ def known_from_source():
     """{metric: {label: values}} from coordinator/src/metrics.rs: registered names (prefix
     chirpfarm_) and the `state` values of the job and task gauges."""
     src = open(os.path.join(ROOT, "coordinator", "src", "metrics.rs")).read()
-    known = {f"chirpfarm_{n}": {} for n in re.findall(r'registry\.register\(\s*"(\w+)"', src)}
+    # Registered directly (`registry.register("name", ...)`) or from a table of
+    # `("name", "Help text", &metric)` rows registered in a loop.
+    names = re.findall(r'registry\.register\(\s*"(\w+)"', src)
+    names += re.findall(r'\(\s*"([a-z][a-z0-9_]*)",\s*"[A-Z]', src)
+    known = {f"chirpfarm_{n}": {} for n in names}
     for const, metric in (("TASK_STATES", "chirpfarm_tasks"), ("JOB_STATES", "chirpfarm_jobs")):
         m = re.search(rf"pub const {const}: \[&str; \d+\] = \[([^\]]*)\]", src)
         if m and metric in known:
