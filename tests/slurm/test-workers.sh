@@ -43,8 +43,11 @@ export CHIRPFARM_COORDINATOR="$coord_url" CHIRPFARM_WORKER_BIN="$bin/chirpfarm-w
 
 big=(--bank 0.8:1.74:0.001 --random-signals 6 --seed 3)
 log "embedded reference: chirpfarm search ${big[*]}"
+t_ref="$(now)"
 bounded 300 env -u CHIRPFARM_COORDINATOR "$bin/chirpfarm" search "${big[@]}" --json --quiet \
     >"$work/ref.json" || fail "the embedded reference search failed"
+# Seconds this machine takes for the 940 x 6 search: sizes the walltime search in part 2.
+big_seconds="$(elapsed "$t_ref" "$(now)")"
 
 # sbatch_workers ARGS...: submits deploy/slurm/workers.sbatch; prints the Slurm job id.
 sbatch_workers() {
@@ -85,8 +88,13 @@ wait_until 60 "job $job_b to leave the queue" slurm_job_gone "$job_b" || fail "j
 
 # ---- 2. the time limit: SIGTERM 60 s before, the worker drains, COMPLETED 0:0 -------------
 # Slurm sends the signal at its next time-limit check (within ~30 s of the start): a search
-# long enough for one worker to be in the middle of it then.
-long=(--bank 0.8:1.74:0.0002 --random-signals 6 --seed 4)
+# long enough for one worker to be in the middle of it then, sized from this machine's speed
+# (the 940-template reference above) for about 60 s of work on one worker (twice the signal's
+# delay), and never fewer than 4,700 templates: a fixed size finished before the signal on a
+# quiet machine.
+long_step="$(awk -v s="$big_seconds" 'BEGIN { n = 940 * 60 / (s > 0.05 ? s : 0.05);
+    if (n < 4700) n = 4700; if (n > 200000) n = 200000; printf "%.9f", 0.94 / n }')"
+long=(--bank "0.8:1.74:$long_step" --random-signals 6 --seed 4)
 log "embedded reference: chirpfarm search ${long[*]}"
 bounded 300 env -u CHIRPFARM_COORDINATOR "$bin/chirpfarm" search "${long[@]}" --json --quiet \
     >"$work/ref-long.json" || fail "the embedded reference search failed"
