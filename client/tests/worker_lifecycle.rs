@@ -4,6 +4,7 @@
 //! are what batch systems rely on: a job that ends with 0 is a success, not a failure to retry.
 
 mod common;
+use common::scenario::assert_identical;
 use common::{bin, chirpfarm, coordinator, json, wait_workers, worker, Proc};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -32,27 +33,6 @@ const CHUNK: &str = "300";
 fn want() -> &'static serde_json::Value {
     static WANT: OnceLock<serde_json::Value> = OnceLock::new();
     WANT.get_or_init(|| json(&chirpfarm(&[&["search"], &JOB[..]].concat())))
-}
-
-/// Asserts a farm's result equals the embedded run's, number for number.
-fn assert_identical(got: &serde_json::Value, scenario: &str, t0: Instant) {
-    let want = want();
-    assert_eq!(got["bank"], want["bank"], "{scenario}");
-    assert_eq!(
-        got["signals"], want["signals"],
-        "{scenario}: results differ from the embedded run"
-    );
-    let n: usize = got["signals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["snr"].as_array().unwrap().len())
-        .sum();
-    assert_eq!(n, 940 * 5, "{scenario}: missing or duplicate templates");
-    println!(
-        "scenario={scenario} job_seconds={:.2} identical=yes",
-        t0.elapsed().as_secs_f64()
-    );
 }
 
 /// Submits the job in tasks of [`CHUNK`] templates; returns the job id.
@@ -231,7 +211,7 @@ fn a_busy_worker_never_leaves_mid_task_and_leaves_after_the_job() {
         "--coordinator",
         &url,
     ]));
-    assert_identical(&got, "idle-timeout-busy-worker", t0);
+    assert_identical(&got, want(), "idle-timeout-busy-worker", t0);
 }
 
 #[test]
@@ -300,5 +280,5 @@ fn sigterm_mid_task_finishes_the_task_reports_it_and_exits_0() {
         "--coordinator",
         &url,
     ]));
-    assert_identical(&got, "sigterm-mid-task", t0);
+    assert_identical(&got, want(), "sigterm-mid-task", t0);
 }
