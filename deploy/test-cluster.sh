@@ -212,27 +212,7 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 # same_signals REFERENCE RESULT: the `signals` arrays are equal (every float, exactly).
-same_signals() {
-    python3 - "$1" "$2" <<'EOF'
-import json, sys
-try:
-    ref = json.load(open(sys.argv[1]))["signals"]
-    got = json.load(open(sys.argv[2]))["signals"]
-except Exception as e:  # empty or truncated output
-    print(f"  cannot compare: {e}", file=sys.stderr)
-    sys.exit(1)
-if ref == got:
-    sys.exit(0)
-if len(ref) != len(got):
-    print(f"  {len(got)} signals, expected {len(ref)}", file=sys.stderr)
-for i, (r, g) in enumerate(zip(ref, got)):
-    for key in ("mc", "best", "snr", "lag_seconds"):
-        if r.get(key) != g.get(key):
-            print(f"  signal {i}: {key} differs", file=sys.stderr)
-            break
-sys.exit(1)
-EOF
-}
+same_signals() { python3 "$root/tests/same_signals.py" "$1" "$2"; }
 
 summary=()
 failed=0

@@ -109,24 +109,4 @@ slurm_job_gone() { [ -z "$(squeue -h -j "$1" -o %T 2>/dev/null)" ]; }
 
 # same_signals REFERENCE RESULT: the `signals` arrays of two `--json` results are equal (every
 # float, exactly).
-same_signals() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-try:
-    ref = json.load(open(sys.argv[1]))["signals"]
-    got = json.load(open(sys.argv[2]))["signals"]
-except Exception as e:  # empty or truncated output
-    print(f"  cannot compare: {e}", file=sys.stderr)
-    sys.exit(1)
-if ref == got:
-    sys.exit(0)
-if len(ref) != len(got):
-    print(f"  {len(got)} signals, expected {len(ref)}", file=sys.stderr)
-for i, (r, g) in enumerate(zip(ref, got)):
-    for key in ("mc", "best", "snr", "lag_seconds"):
-        if r.get(key) != g.get(key):
-            print(f"  signal {i}: {key} differs", file=sys.stderr)
-            break
-sys.exit(1)
-PY
-}
+same_signals() { python3 "$root/tests/same_signals.py" "$1" "$2"; }
