@@ -105,7 +105,7 @@ pub async fn alloc(cmd: AllocCmd) -> Result<(), CliError> {
                 .client()
                 .list_alloc_queues(conn.req(v1::ListAllocQueuesRequest {}))
                 .await
-                .map_err(CliError::from_status)?
+                .map_err(|s| conn.status_error(s))?
                 .into_inner();
             print(&list.queues, c.json)
         }
@@ -135,7 +135,7 @@ pub async fn alloc(cmd: AllocCmd) -> Result<(), CliError> {
                 .client()
                 .add_alloc_queue(conn.req(params))
                 .await
-                .map_err(CliError::from_status)?
+                .map_err(|s| conn.status_error(s))?
                 .into_inner();
             print(&[q], c.json)
         }
@@ -145,7 +145,7 @@ pub async fn alloc(cmd: AllocCmd) -> Result<(), CliError> {
                 .client()
                 .remove_alloc_queue(conn.req(v1::AllocQueueRef { id: c.id }))
                 .await
-                .map_err(CliError::from_status)?
+                .map_err(|s| conn.status_error(s))?
                 .into_inner();
             print(&[q], c.json)
         }

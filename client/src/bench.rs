@@ -23,7 +23,7 @@ async fn run_job(conn: &Conn, spec: &SearchSpec, chunk_size: u32) -> Result<(), 
             ..Default::default()
         }))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner();
     let progress = Progress::new(0, true);
     let mut sink = SignalSink::new(spec.signals.len(), templates);
@@ -114,7 +114,7 @@ pub async fn dispatch(tasks: u64, workers: usize, credits: u32) -> Result<(), Cl
             .client()
             .list_workers(conn.req(v1::ListWorkersRequest {}))
             .await
-            .map_err(CliError::from_status)?
+            .map_err(|s| conn.status_error(s))?
             .into_inner()
             .workers
             .len();

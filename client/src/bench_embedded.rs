@@ -66,7 +66,7 @@ async fn embedded_round(
             ..Default::default()
         }))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner();
     let progress = Progress::new(templates, true);
     let mut sink = SignalSink::new(spec.signals.len(), templates);

@@ -52,7 +52,7 @@ async fn run(conn: &Conn, spec: &SearchSpec) -> Result<(String, f64), CliError> 
             ..Default::default()
         }))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner();
     let mut sink = SignalSink::new(spec.signals.len(), spec.bank.len()?);
     collect(conn, &sub.job_id, &mut sink, &Progress::new(0, true)).await?;
@@ -141,7 +141,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
                 ..Default::default()
             }))
             .await
-            .map_err(CliError::from_status)?;
+            .map_err(|s| conn.status_error(s))?;
         watchers.push((c, stream));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -166,7 +166,7 @@ pub async fn load(remote: &Remote, pid: Option<u32>, load: Load) -> Result<(), C
                 ..Default::default()
             }))
             .await
-            .map_err(CliError::from_status)?;
+            .map_err(|s| conn.status_error(s))?;
         queued += 1;
     }
     let first = seed_search(&conn, &spec).await? * 1e3;

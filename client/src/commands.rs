@@ -88,7 +88,7 @@ pub async fn submit_named(
         .submit(req)
         .await
         .map(|r| r.into_inner())
-        .map_err(CliError::from_status)
+        .map_err(|s| conn.status_error(s))
 }
 
 /// Where a finished job's results should go besides stdout.
@@ -386,7 +386,7 @@ pub async fn watch(cmd: WatchCmd) -> Result<(), CliError> {
             job_id: cmd.job.clone(),
         }))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner();
     if !info.journal_error.is_empty() {
         eprintln!(

@@ -274,7 +274,7 @@ pub async fn upload(conn: &Conn, blobs: &[Blob]) -> Result<(), CliError> {
         .client()
         .has_blobs(conn.req(query))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner()
         .present;
     for (b, here) in blobs
@@ -299,7 +299,7 @@ pub async fn upload(conn: &Conn, blobs: &[Blob]) -> Result<(), CliError> {
         conn.client()
             .upload_blob(conn.stream_req(chunks))
             .await
-            .map_err(CliError::from_status)?;
+            .map_err(|s| conn.status_error(s))?;
     }
     Ok(())
 }

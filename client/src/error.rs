@@ -70,11 +70,17 @@ impl CliError {
     /// in words; gRPC codes are not shown (see
     /// [`chirpfarm_proto::connect::describe_status`]).
     pub fn from_status(s: tonic::Status) -> CliError {
+        CliError::from_status_at(s, None)
+    }
+
+    /// [`CliError::from_status`] for a call to the coordinator at `coordinator`: an answer that
+    /// was not gRPC at all says that this address is not a chirpfarm coordinator.
+    pub fn from_status_at(s: tonic::Status, coordinator: Option<&str>) -> CliError {
         use tonic::Code;
         let msg = chirpfarm_proto::connect::describe_status(&s);
-        if let Some(coordinator) = crate::remote::coordinator_address() {
+        if let Some(coordinator) = coordinator {
             if chirpfarm_proto::connect::looks_not_grpc(&msg) {
-                return CliError::Unreachable(chirpfarm_proto::connect::not_grpc(&coordinator));
+                return CliError::Unreachable(chirpfarm_proto::connect::not_grpc(coordinator));
             }
         }
         match s.code() {

@@ -239,7 +239,7 @@ pub async fn job_spec(conn: &Conn, job_id: &str) -> Result<(SearchSpec, Vec<f64>
             job_id: job_id.to_string(),
         }))
         .await
-        .map_err(CliError::from_status)?
+        .map_err(|s| conn.status_error(s))?
         .into_inner();
     let spec = chirpfarm_proto::spec_from_proto(info.spec.as_ref())?;
     let masses = spec.bank.masses(crate::spec::CLIENT_MAX_TEMPLATES)?;

@@ -46,7 +46,7 @@ pub async fn list_jobs(conn: &Conn) -> Result<Vec<v1::JobInfo>, CliError> {
                 page_token: page_token.clone(),
             }))
             .await
-            .map_err(CliError::from_status)?
+            .map_err(|s| conn.status_error(s))?
             .into_inner();
         jobs.extend(page.jobs);
         if page.next_page_token.is_empty() || page.next_page_token == page_token {
@@ -64,7 +64,7 @@ pub async fn cancel_job(conn: &Conn, job: &str) -> Result<v1::JobInfo, CliError>
             job_id: job.to_string(),
         }))
         .await
-        .map_err(CliError::from_status)
+        .map_err(|s| conn.status_error(s))
         .map(|r| r.into_inner())
 }
 
@@ -73,7 +73,7 @@ pub async fn list_workers(conn: &Conn) -> Result<Vec<v1::WorkerInfo>, CliError> 
     conn.client()
         .list_workers(conn.req(v1::ListWorkersRequest {}))
         .await
-        .map_err(CliError::from_status)
+        .map_err(|s| conn.status_error(s))
         .map(|r| r.into_inner().workers)
 }
 

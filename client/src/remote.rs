@@ -14,16 +14,6 @@ use tonic::Request;
 /// How long `search`/`watch` keep retrying a lost coordinator before giving up.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(120);
 
-/// The coordinator URL this process talks to (set by the first [`Conn::connect`]), so that an
-/// error from any call can name the address: a gRPC status does not carry it, and every
-/// command talks to one coordinator.
-static COORDINATOR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// The URL of the coordinator this process connected to, if any.
-pub fn coordinator_address() -> Option<String> {
-    COORDINATOR.get().cloned()
-}
-
 /// A connection to a coordinator's client service.
 #[derive(Debug, Clone)]
 pub struct Conn {
@@ -43,6 +33,13 @@ pub struct Conn {
 pub const RPC_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Conn {
+    /// The error for a failed call on this connection: [`CliError::from_status`], naming this
+    /// connection's coordinator when the answer was not gRPC at all (a gRPC status does not
+    /// carry the address, and one process — a Python session — may talk to several farms).
+    pub fn status_error(&self, s: tonic::Status) -> CliError {
+        CliError::from_status_at(s, (self.dialer.is_none()).then_some(self.url.as_str()))
+    }
+
     /// Connects to `url` (fails fast if nothing listens there, or if it does not speak the
     /// URL's protocol: `https://` is TLS, `http://` plaintext, never one for the other).
     pub async fn connect(
@@ -51,7 +48,6 @@ impl Conn {
         tls: ClientTls,
     ) -> Result<Conn, CliError> {
         let endpoint = chirpfarm_proto::connect::endpoint(url, &tls).map_err(CliError::Input)?;
-        let _ = COORDINATOR.set(url.to_string());
         let channel = chirpfarm_proto::connect::connect(&endpoint)
             .await
             .map_err(CliError::Unreachable)?;
@@ -290,14 +286,14 @@ async fn watch_once(
     let mut stream = match conn.client().watch(req).await {
         Ok(s) => s.into_inner(),
         Err(s) if is_transient(&s) => return Err(WatchError::Lost(s.message().to_string())),
-        Err(s) => return Err(WatchError::Fatal(CliError::from_status(s))),
+        Err(s) => return Err(WatchError::Fatal(conn.status_error(s))),
     };
     loop {
         let ev = match stream.message().await {
             Ok(Some(ev)) => ev,
             Ok(None) => return Err(WatchError::Lost("stream ended".into())),
             Err(s) if is_transient(&s) => return Err(WatchError::Lost(s.message().to_string())),
-            Err(s) => return Err(WatchError::Fatal(CliError::from_status(s))),
+            Err(s) => return Err(WatchError::Fatal(conn.status_error(s))),
         };
         match ev.event {
             Some(v1::watch_event::Event::Progress(p)) => {

@@ -40,5 +40,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(local::template, m)?)?;
     m.add_function(wrap_pyfunction!(local::default_threads, m)?)?;
     m.add("SEED_BANK", "0.8:1.74:0.01")?;
+    // The engine's one-time tables, now rather than in the first search (see `local::warm`).
+    local::warm(m.py())?;
     Ok(())
 }

@@ -78,6 +78,15 @@ pub fn search_local<'py>(
     crate::arrays::signal_results(py, &results, p.masses.len())
 }
 
+/// Makes the in-process search's compute context (the engine's tables, the compute threads and
+/// their buffers: ~2 ms on two cores, GIL released) so that the first search does not wait for
+/// it; called once, when the module is imported, as the seed's `filtering` module computes its
+/// frequency array at import.
+pub fn warm(py: Python<'_>) -> PyResult<()> {
+    py.detach(|| chirpfarm::local::warm(default_threads()))
+        .map_err(to_py)
+}
+
 /// The seed's frequency-domain chirp `template(Mc)` on its grid (65537 bins, 0 to 1024 Hz),
 /// delayed by `delay` seconds, normalised with `normsq` when `normalised`.
 #[pyfunction]

@@ -74,3 +74,44 @@ def test_wrong_token_raises_permission_error(cluster_factory, tmp_path):
         assert farm.workers() == []
     with pytest.raises(ValueError, match="token"):
         chirpfarm.Farm(c.url, token_file=tmp_path / "missing")
+
+
+def http1_listener():
+    """A loopback port answering every request with an HTTP/1.1 error (not gRPC); its address."""
+    import threading
+    import time
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = s.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                 b"Connection: close\r\n\r\n")
+                    time.sleep(0.3)
+                except OSError:
+                    pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    return s, "127.0.0.1:%d" % s.getsockname()[1]
+
+
+def test_each_farm_names_its_own_address_when_it_is_not_a_coordinator():
+    # One session, two wrong addresses: each error names the address it came from (the
+    # address is the connection's, not the first one the process used).
+    a, addr_a = http1_listener()
+    b, addr_b = http1_listener()
+    with a, b:
+        for addr in (addr_a, addr_b):
+            with pytest.raises(ConnectionError) as e:
+                chirpfarm.Farm(f"http://{addr}")
+            assert f"{addr} did not answer as a chirpfarm coordinator" in str(e.value)

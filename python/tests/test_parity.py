@@ -85,3 +85,34 @@ def test_threads_do_not_change_the_numbers():
     a = chirpfarm.search("0.8:1.74:0.01", [1.2, 1.4], threads=1)
     b = chirpfarm.search("0.8:1.74:0.01", [1.2, 1.4], threads=2)
     assert np.array_equal(a.snr, b.snr) and np.array_equal(a.lag, b.lag)
+
+
+def _child_search(q):
+    # In a forked child: the parent's compute threads do not exist here.
+    r = chirpfarm.search(signals=[1.2, 1.0], threads=2)
+    q.put((r.snr.tolist(), r.lag.tolist()))
+
+
+def test_a_forked_child_searches_with_threads_of_its_own():
+    # The in-process search keeps its compute threads for the process (made at import); a child
+    # forked after a search (multiprocessing's default on Linux) must make its own, not wait
+    # forever for its parent's.
+    import multiprocessing as mp
+
+    parent = chirpfarm.search(signals=[1.2, 1.0], threads=2)
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_search, args=(q,))
+    p.start()
+    try:
+        snr, lag = q.get(timeout=60)
+    finally:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+    assert p.exitcode == 0
+    assert np.array_equal(np.array(snr), parent.snr)
+    assert np.array_equal(np.array(lag), parent.lag)
+    # And the parent's context still works after the fork.
+    again = chirpfarm.search(signals=[1.2, 1.0], threads=2)
+    assert np.array_equal(again.snr, parent.snr)

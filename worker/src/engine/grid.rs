@@ -107,7 +107,22 @@ impl Dd {
 /// Method: Newton step on `y³·x⁵ = 1` from `y0 = x.powf(E53)` with the residual in
 /// double-double, then the factor `x^(E53 + 5/3) = 1 + (E53 + 5/3)·ln x`.
 pub fn pow_e53_dd(x: f64) -> Dd {
-    let y0 = x.powf(E53);
+    pow_e53_dd_from(x, x.powf(E53))
+}
+
+/// [`pow_e53_dd`] from a first guess `y0` of `x^E53` within a few ulp (the Newton step's
+/// remainder is cubic in `y0`'s error, so any such guess gives the same double-double to
+/// ~1e-30). The tables start from `f^(−7/6)/√f`, which they compute anyway, instead of a
+/// second `powf` per bin.
+#[inline]
+pub fn pow_e53_dd_from(x: f64, y0: f64) -> Dd {
+    pow_e53_newton(x, y0, e53_delta() * x.ln())
+}
+
+/// The Newton step of [`pow_e53_dd_from`] given `dln = e53_delta()·ln x`: no call, so a loop
+/// of it vectorises (the tables take the logarithms first, in a loop of their own).
+#[inline(always)]
+fn pow_e53_newton(x: f64, y0: f64, dln: f64) -> Dd {
     let x2 = two_prod(x, x);
     let x5 = x2.mul_dd(x2).mul_f64(x);
     let y3 = two_prod(y0, y0).mul_f64(y0);
@@ -116,7 +131,7 @@ pub fn pow_e53_dd(x: f64) -> Dd {
     let r = (1.0 - q.hi) - q.lo;
     // (1 − r)^(−1/3) − 1 = r/3 + 2r²/9 + …
     let eps = r / 3.0 + 2.0 * r * r / 9.0;
-    let corr = y0 * eps + y0 * (e53_delta() * x.ln());
+    let corr = y0 * eps + y0 * dln;
     quick_two_sum(y0, corr)
 }
 
@@ -128,19 +143,24 @@ pub fn e53_delta() -> f64 {
     ((t.hi + 5.0) + t.lo) / 3.0
 }
 
+/// One chunk of [`Tables::build`]'s columns: its index and its `f`, `g_lo`, `g_hi` and `f76`.
+type Part<'a> = (
+    usize,
+    (
+        ((&'a mut [f64], &'a mut [f64]), &'a mut [f64]),
+        &'a mut [f64],
+    ),
+);
+
 /// Mc-independent tables over the band bins `k = K0..NF` (index `i = k − K0`), struct-of-arrays
 /// so the generator's loop vectorises.
 #[derive(Debug)]
 pub struct Tables {
     /// `f_k` in Hz.
     pub f: Vec<f64>,
-    /// Veltkamp split of the leading part of `f_k^E53`: high 26 bits.
-    pub g_hh: Vec<f64>,
-    /// Veltkamp split of the leading part of `f_k^E53`: the rest (`g_hh + g_hl` is exact).
-    pub g_hl: Vec<f64>,
     /// Trailing part of the double-double `f_k^E53`.
     pub g_lo: Vec<f64>,
-    /// The leading part of `f_k^E53` (`g_hh + g_hl`), for the FMA path.
+    /// The leading part of `f_k^E53`.
     pub g_hi: Vec<f64>,
     /// `f_k.powf(E76)`, bit-identical to the operand numpy multiplies (given the same `pow`).
     pub f76: Vec<f64>,
@@ -153,60 +173,125 @@ pub struct Tables {
 }
 
 impl Tables {
-    /// Computes every table (one `powf` pair and a double-double Newton step per bin). Bins
-    /// are independent, so they are computed in parallel on the current rayon pool: this is
-    /// the one-time cost on the critical path of every one-shot search (about 10 ms on one
-    /// core), and every value is the same whatever thread computes it.
+    /// Computes every table (one `powf`, one `ln` and a double-double Newton step per bin).
+    /// Bins are independent, so they are computed on one thread per core, straight into the
+    /// columns: this is the one-time cost on the critical path of every one-shot search
+    /// (~1.7 ms on two cores), and every value is the same whatever thread computes it.
     fn build() -> Tables {
-        use rayon::prelude::*;
-        let bins: Vec<[f64; 6]> = (K0..NF)
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|k| {
-                let f = freq(k);
-                let g = pow_e53_dd(f);
-                let (hh, hl) = split(g.hi);
-                [f, hh, hl, g.lo, g.hi, f.powf(E76)]
-            })
+        const CHUNK: usize = 4096;
+        // Every column is fresh memory, and its page faults are a good part of the cost: only
+        // what the generators read is kept (the Veltkamp split of `g_hi` is recomputed where
+        // needed, and no column of squares is stored for the norm).
+        let mut cols: [Vec<f64>; 5] = std::array::from_fn(|_| vec![0.0; NB]);
+        let [f, g_lo, g_hi, f76, f76_norm] = &mut cols;
+        let parts: Vec<_> = f
+            .chunks_mut(CHUNK)
+            .zip(g_lo.chunks_mut(CHUNK))
+            .zip(g_hi.chunks_mut(CHUNK))
+            .zip(f76.chunks_mut(CHUNK))
+            .enumerate()
             .collect();
-        let column = |c: usize| -> Vec<f64> { bins.iter().map(|b| b[c]).collect() };
-        let mut t = Tables {
-            f: column(0),
-            g_hh: column(1),
-            g_hl: column(2),
-            g_lo: column(3),
-            g_hi: column(4),
-            f76: column(5),
-            f76_norm: Vec::new(),
-            inv_sigma_phys: 0.0,
+        let fill = |(c, (((f, lo), hi), f76)): Part<'_>| {
+            // The libm calls first (`lo` holds e53_delta·ln f until the Newton step).
+            let d = e53_delta();
+            for j in 0..f.len() {
+                let x = freq(K0 + c * CHUNK + j);
+                (f[j], f76[j], lo[j]) = (x, x.powf(E76), d * x.ln());
+            }
+            newton_columns(f, f76, lo, hi);
         };
+        // Plain scoped threads, not rayon: this runs inside `OnceLock::get_or_init`, and a
+        // rayon thread waiting for its share here could steal a template job that asks for
+        // the tables again: a re-entrant `get_or_init`, which never returns.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let mut shares: Vec<Vec<Part<'_>>> = (0..threads).map(|_| Vec::new()).collect();
+        for (i, part) in parts.into_iter().enumerate() {
+            shares[i % threads].push(part);
+        }
+        let mine = shares.pop().unwrap_or_default();
+        std::thread::scope(|s| {
+            for share in shares {
+                s.spawn(move || share.into_iter().for_each(fill));
+            }
+            mine.into_iter().for_each(fill);
+        });
         // Σ f76² (Nyquist last); any accurate order will do: it only sets the scale.
-        let sq: Vec<f64> = t.f76.iter().map(|a| a * a).collect();
-        let all = pairwise_sum(&sq);
-        let no_nyq = pairwise_sum(&sq[..NB - 1]);
+        let all = pairwise_sum_sq(f76);
+        let no_nyq = pairwise_sum_sq(&f76[..NB - 1]);
         let norm = ((4.0 / DF) * all).sqrt();
-        t.f76_norm = t.f76.iter().map(|a| a / norm).collect();
-        t.inv_sigma_phys = 1.0 / (4.0 * DF * no_nyq / (norm * norm)).sqrt();
-        t
+        f76_norm
+            .iter_mut()
+            .zip(f76.iter())
+            .for_each(|(n, a)| *n = a / norm);
+        let [f, g_lo, g_hi, f76, f76_norm] = cols;
+        Tables {
+            f,
+            g_lo,
+            g_hi,
+            f76,
+            f76_norm,
+            inv_sigma_phys: 1.0 / (4.0 * DF * no_nyq / (norm * norm)).sqrt(),
+        }
     }
 
     /// Bytes held by the tables (for diagnostics).
     pub fn bytes(&self) -> usize {
-        7 * NB * std::mem::size_of::<f64>()
+        5 * NB * std::mem::size_of::<f64>()
     }
 }
 
-/// Plain pairwise (cascade) summation, for the table scales.
-fn pairwise_sum(v: &[f64]) -> f64 {
+/// The vectorisable part of [`Tables::build`] on one chunk of bins: `f^E53` by a Newton step
+/// from `f^(−7/6)/√f` (a few ulp off, which the step removes) with `lo` holding
+/// `e53_delta·ln f` on entry and the trailing part on return, `hi` the leading part. Compiled per instruction set
+/// (the level from `engine::dispatch`); the operations are the same IEEE ones in every variant
+/// (no FMA), so every variant gives the same bits.
+fn newton_columns(f: &[f64], f76: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+    #[inline(always)]
+    fn imp(f: &[f64], f76: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+        let n = f.len();
+        let (f76, lo, hi) = (&f76[..n], &mut lo[..n], &mut hi[..n]);
+        for j in 0..n {
+            let x = f[j];
+            let g = pow_e53_newton(x, f76[j] / x.sqrt(), lo[j]);
+            (lo[j], hi[j]) = (g.lo, g.hi);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::dispatch::{isa, Isa};
+        #[target_feature(enable = "avx512f,avx2")]
+        fn avx512(f: &[f64], f76: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+            imp(f, f76, lo, hi)
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(f: &[f64], f76: &[f64], lo: &mut [f64], hi: &mut [f64]) {
+            imp(f, f76, lo, hi)
+        }
+        match isa() {
+            // SAFETY: the CPU supports AVX-512F and AVX2 (the level's definition).
+            Isa::Avx512 => return unsafe { avx512(f, f76, lo, hi) },
+            // SAFETY: the CPU supports AVX2 (the level's definition).
+            Isa::Avx2 => return unsafe { avx2(f, f76, lo, hi) },
+            Isa::Baseline => {}
+        }
+    }
+    imp(f, f76, lo, hi)
+}
+
+/// Plain pairwise (cascade) summation of the squares, for the table scales.
+fn pairwise_sum_sq(v: &[f64]) -> f64 {
     if v.len() <= 64 {
-        v.iter().sum()
+        v.iter().map(|a| a * a).sum()
     } else {
         let (a, b) = v.split_at(v.len() / 2);
-        pairwise_sum(a) + pairwise_sum(b)
+        pairwise_sum_sq(a) + pairwise_sum_sq(b)
     }
 }
 
-/// The process-wide tables, built on first use (a few ms in release).
+/// The process-wide tables, built on first use (~1.5 ms on two cores in release; see
+/// [`crate::engine::warm`]).
 pub fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
     TABLES.get_or_init(Tables::build)
@@ -262,12 +347,26 @@ mod tests {
     }
 
     #[test]
+    fn tables_start_newton_from_f76_and_agree_with_powf_start() {
+        // The tables' first guess (f^(−7/6)/√f) and powf's give the same double-double to
+        // ~1e-30 relative: the leading parts are identical, the trailing ones within a few
+        // ulp of themselves.
+        let t = tables();
+        let mut worst = 0.0f64;
+        for i in 0..NB {
+            let g = pow_e53_dd(t.f[i]);
+            assert_eq!(g.hi, t.g_hi[i], "bin {i}");
+            worst = worst.max(((g.lo - t.g_lo[i]) / g.hi).abs());
+        }
+        assert!(worst < 1e-30, "trailing parts differ by {worst:e} relative");
+    }
+
+    #[test]
     fn tables_cover_the_band() {
         let t = tables();
         assert_eq!(t.f.len(), NB);
         assert_eq!(t.f[0], 40.015625);
         assert_eq!(t.f[NB - 1], 1024.0);
         assert_eq!(t.f76[100], t.f[100].powf(E76));
-        assert_eq!(split(t.g_hh[7] + t.g_hl[7]), (t.g_hh[7], t.g_hl[7]));
     }
 }

@@ -39,7 +39,7 @@ pub mod slab;
 pub mod template;
 pub mod trig;
 
-pub use batch::Engine;
+pub use batch::{warm, Engine};
 pub use cache::{TemplateCache, TEMPLATE_BYTES};
 pub use counters::{CacheCounters, CacheStats};
 pub use filter::{bench_per_template_seconds, lag_seconds, maxsnr, maxsnr_physical, SingleFilter};

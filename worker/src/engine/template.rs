@@ -64,7 +64,7 @@ impl Params {
             return None;
         }
         let c = super::grid::pow_e53_dd(p).mul_f64(3.0 / 128.0);
-        let psi_max = c.hi * (tables().g_hh[0] + tables().g_hl[0]);
+        let psi_max = c.hi * tables().g_hi[0];
         if !(c.hi.is_finite() && c.lo.is_finite() && psi_max < FAST_SINCOS_MAX) {
             return None;
         }
@@ -89,14 +89,7 @@ impl Params {
 fn fill_band_impl<const FMA: bool>(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
     let t = tables();
     let n = out.len().min(NB);
-    let (f, g_hh, g_hl, g_hi, g_lo, amp) = (
-        &t.f[..n],
-        &t.g_hh[..n],
-        &t.g_hl[..n],
-        &t.g_hi[..n],
-        &t.g_lo[..n],
-        &amp[..n],
-    );
+    let (f, g_hi, g_lo, amp) = (&t.f[..n], &t.g_hi[..n], &t.g_lo[..n], &amp[..n]);
     let out = &mut out[..n];
     let Params {
         p,
@@ -108,30 +101,51 @@ fn fill_band_impl<const FMA: bool>(tp: &Params, scale: f64, amp: &[f64], out: &m
         ..
     } = *tp;
     let k53 = -E53;
-    for i in 0..n {
-        let (g, prod, e1, x, err);
-        if FMA {
-            g = g_hi[i];
-            prod = c.hi * g;
-            e1 = c.hi.mul_add(g, -prod);
-            x = p * f[i];
-            err = p.mul_add(f[i], -x);
-        } else {
-            g = g_hh[i] + g_hl[i];
-            prod = c.hi * g;
-            // Error-free C.hi·G.hi (Dekker, with the table's pre-split G.hi).
-            e1 = ((c_hh * g_hh[i] - prod) + c_hh * g_hl[i] + c_hl * g_hh[i]) + c_hl * g_hl[i];
-            // numpy rounds x = p·f before the power: err = p·f − x exactly (f has 17 bits).
-            x = p * f[i];
-            err = (p_hi * f[i] - x) + p_lo * f[i];
+    // In blocks, two loops each: the phases (double-double products), then sincos and the
+    // stores. The same operations as one loop, but each loop's dependency chain is half as
+    // long, so the core overlaps more iterations (one fused loop ran at ~57 % of the vector
+    // units' throughput); the block's phases stay in L1.
+    let mut psi = [0.0f64; GEN_BLOCK];
+    for b0 in (0..n).step_by(GEN_BLOCK) {
+        let m = GEN_BLOCK.min(n - b0);
+        let (f, g_hi, g_lo, amp) = (
+            &f[b0..b0 + m],
+            &g_hi[b0..b0 + m],
+            &g_lo[b0..b0 + m],
+            &amp[b0..b0 + m],
+        );
+        let (psi, out) = (&mut psi[..m], &mut out[b0..b0 + m]);
+        for i in 0..m {
+            let (g, prod, e1, x, err);
+            if FMA {
+                g = g_hi[i];
+                prod = c.hi * g;
+                e1 = c.hi.mul_add(g, -prod);
+                x = p * f[i];
+                err = p.mul_add(f[i], -x);
+            } else {
+                g = g_hi[i];
+                prod = c.hi * g;
+                // Error-free C.hi·G.hi (Dekker).
+                let (g_hh, g_hl) = split(g);
+                e1 = ((c_hh * g_hh - prod) + c_hh * g_hl + c_hl * g_hh) + c_hl * g_hl;
+                // numpy rounds x = p·f before the power: err = p·f − x exactly (f has 17 bits).
+                x = p * f[i];
+                err = (p_hi * f[i] - x) + p_lo * f[i];
+            }
+            let corr = e1 + (c.hi * g_lo[i] + c.lo * g) + prod * (k53 * err / x);
+            psi[i] = prod + corr;
         }
-        let corr = e1 + (c.hi * g_lo[i] + c.lo * g) + prod * (k53 * err / x);
-        let psi = prod + corr;
-        let (s, co) = sincos(psi);
-        let a = scale * amp[i];
-        out[i] = Complex64::new(a * co, -(a * s));
+        for i in 0..m {
+            let (s, co) = sincos(psi[i]);
+            let a = scale * amp[i];
+            out[i] = Complex64::new(a * co, -(a * s));
+        }
     }
 }
+
+/// Bins per block of [`fill_band_impl`] (its phases: 2 KiB, in L1).
+const GEN_BLOCK: usize = 256;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
@@ -356,9 +370,21 @@ pub fn signal(spec: &SignalSpec) -> Vec<Complex64> {
 /// The band bins `K0..NF` of [`signal`] (what the filters read).
 pub fn signal_band(spec: &SignalSpec) -> Box<[Complex64]> {
     let mut band = vec![Complex64::new(0.0, 0.0); NB].into_boxed_slice();
-    fill_band(spec.mc, &mut band);
-    apply_delay(&mut band, spec.delay_seconds);
+    fill_signal_band(spec, &mut band);
     band
+}
+
+/// [`signal_band`] in a slot of `slab` (no page faults once the slab has free slots).
+pub fn signal_band_in(spec: &SignalSpec, slab: &Arc<Slab>) -> TemplateBuf {
+    let mut band = slab.alloc();
+    fill_signal_band(spec, &mut band);
+    band
+}
+
+/// Overwrites `band` (`NB` bins) with the band of [`signal`].
+fn fill_signal_band(spec: &SignalSpec, band: &mut [Complex64]) {
+    fill_band(spec.mc, band);
+    apply_delay(band, spec.delay_seconds);
 }
 
 #[cfg(test)]
