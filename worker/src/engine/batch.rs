@@ -25,7 +25,8 @@ pub const SIGNAL_GROUP: usize = 64;
 const SLAB_SIGNALS: usize = 4;
 
 /// The per-process matched-filter engine: shared c2r plan, per-thread buffers and a bounded
-/// template cache. `Send + Sync`; share it in an `Arc`.
+/// template cache. `Send + Sync`; share it in an `Arc`. Its template storage is not copied
+/// into forked children (`engine::nofork`): a child process makes an engine of its own.
 pub struct Engine {
     /// Normalised templates by chirp mass.
     cache: TemplateCache,

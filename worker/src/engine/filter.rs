@@ -45,6 +45,32 @@ pub struct Scratch {
     bufs: Vec<Complex64>,
     /// The row FFT's own scratch.
     fft: Vec<Complex64>,
+    /// Whether both are left out of forked children (see `engine::nofork`): only buffers
+    /// made on one of rayon's worker threads, which no child has.
+    no_fork: bool,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        release(std::mem::take(&mut self.bufs), self.no_fork);
+        release(std::mem::take(&mut self.fft), self.no_fork);
+    }
+}
+
+/// A buffer of `n` zeros, left out of forked children if `no_fork`.
+fn zeros(n: usize, no_fork: bool) -> Vec<Complex64> {
+    let v = vec![Complex64::new(0.0, 0.0); n];
+    if no_fork {
+        super::nofork::exclude(v.as_ptr(), v.len());
+    }
+    v
+}
+
+/// Frees a buffer made by [`zeros`] (leaked if its pages cannot be given back to children).
+fn release(v: Vec<Complex64>, no_fork: bool) {
+    if no_fork && !super::nofork::include(v.as_ptr(), v.len()) {
+        std::mem::forget(v);
+    }
 }
 
 impl Default for Scratch {
@@ -57,10 +83,10 @@ impl Default for Scratch {
 const ALIGN_SLACK: usize = 4;
 
 /// The first `n` pass-1 buffers of `bufs`, 64-byte aligned (growing it if needed).
-fn buffers(bufs: &mut Vec<Complex64>, n: usize) -> &mut [Complex64] {
+fn buffers(bufs: &mut Vec<Complex64>, n: usize, no_fork: bool) -> &mut [Complex64] {
     let len = n * BUF_LEN + ALIGN_SLACK;
     if bufs.len() < len {
-        *bufs = vec![Complex64::new(0.0, 0.0); len];
+        release(std::mem::replace(bufs, zeros(len, no_fork)), no_fork);
     }
     let off = bufs.as_ptr().align_offset(64).min(ALIGN_SLACK);
     &mut bufs[off..off + n * BUF_LEN]
@@ -69,10 +95,11 @@ fn buffers(bufs: &mut Vec<Complex64>, n: usize) -> &mut [Complex64] {
 impl Scratch {
     /// Allocates the buffers of the seed convention (the physical ones come on first use).
     pub fn new() -> Scratch {
-        let zero = Complex64::new(0.0, 0.0);
+        let no_fork = rayon::current_thread_index().is_some();
         Scratch {
-            bufs: vec![zero; BUF_LEN + ALIGN_SLACK],
-            fft: vec![zero; fused::plan().scratch_len()],
+            bufs: zeros(BUF_LEN + ALIGN_SLACK, no_fork),
+            fft: zeros(fused::plan().scratch_len(), no_fork),
+            no_fork,
         }
     }
 
@@ -84,7 +111,7 @@ impl Scratch {
             "arrays must end at bin NF-1"
         );
         assert!(start <= K0, "arrays must start at a bin <= K0");
-        let buf = buffers(&mut self.bufs, 1);
+        let buf = buffers(&mut self.bufs, 1, self.no_fork);
         fused::pass1(Mode::Seed, s, t, start, buf, &mut []);
         fused::row_ffts(buf, &mut self.fft);
         let best = fused::pass3_max(Mode::Seed, buf, &[]);
@@ -107,7 +134,7 @@ impl Scratch {
             s.len() == NB && t.len() == NB,
             "band arrays must have NB bins"
         );
-        let (a, b) = buffers(&mut self.bufs, 2).split_at_mut(BUF_LEN);
+        let (a, b) = buffers(&mut self.bufs, 2, self.no_fork).split_at_mut(BUF_LEN);
         fused::pass1(Mode::Physical, s, t, K0, a, b);
         fused::row_ffts(a, &mut self.fft);
         fused::row_ffts(b, &mut self.fft);

@@ -10,7 +10,8 @@
 //! | `dispatch` | the one run-time CPU-feature detection: the instruction-set level every hot loop runs at |
 //! | [`cache`] | a bounded LRU cache of normalised templates |
 //! | [`counters`] | hit, miss and eviction counts of every worker cache (for `/metrics`) |
-//! | [`slab`] | huge-page-backed template slots, reused after eviction (no page faults once warm) |
+//! | [`slab`] | template slots, reused after eviction (no page faults once warm) |
+//! | `nofork` | memory left out of forked children (no copy-on-write faults after a `fork`) |
 //! | [`batch`] | [`Engine`]: rayon over templates × signals with the cache |
 //! | [`data`] | the matched filter over real strain data (PyCBC parity): [`data::DataEngine`] |
 //!
@@ -33,6 +34,7 @@ mod dispatch;
 pub mod filter;
 pub mod fused;
 pub mod grid;
+mod nofork;
 #[cfg(test)]
 mod reference;
 pub mod slab;

@@ -142,13 +142,22 @@ fn chunk_layout() -> Layout {
 /// Allocates one zero-filled chunk; `None` if the allocator refuses. (Zero-filled so that every
 /// slot holds initialised `Complex64` values from the start; for a block this large the
 /// allocator maps fresh zero pages, touched only when a template is written.)
+/// The chunk is left out of forked children ([`super::nofork`]): no child can reach an
+/// engine's slots, and a parent that forked (a Python `multiprocessing.Pool`) would otherwise
+/// fault every slot page in again on its next write.
 fn alloc_chunk() -> Option<NonNull<u8>> {
     // SAFETY: the layout has a non-zero size.
-    NonNull::new(unsafe { std::alloc::alloc_zeroed(chunk_layout()) })
+    let chunk = NonNull::new(unsafe { std::alloc::alloc_zeroed(chunk_layout()) })?;
+    super::nofork::exclude(chunk.as_ptr(), CHUNK_BYTES);
+    Some(chunk)
 }
 
-/// Frees a chunk returned by [`alloc_chunk`].
+/// Frees a chunk returned by [`alloc_chunk`] (or leaks it, if its pages cannot be given back
+/// to children: the allocator could hand them to something a child needs).
 fn free_chunk(chunk: NonNull<u8>) {
+    if !super::nofork::include(chunk.as_ptr(), CHUNK_BYTES) {
+        return;
+    }
     // SAFETY: `chunk` was allocated by `alloc_chunk` with this layout and is freed once (the
     // slab is being dropped), and no slot of it is in use: every `TemplateBuf` slot keeps the
     // slab alive.
