@@ -59,12 +59,13 @@ fn context(threads: usize) -> Result<(Arc<rayon::ThreadPool>, Arc<Engine>), CliE
     );
     // Made on the pool: the one-time tables are built on its threads, and each thread's
     // filter buffers and two template slots (its template in flight and the next one, or a
-    // signal) are mapped now.
+    // signal) are mapped now; the slots are given back once every thread holds its own.
     let engine = Arc::new(pool.install(|| Engine::new(0)));
-    pool.broadcast(|_| {
-        with_scratch(|_| ());
-        engine.prefault(2);
+    let slots = pool.broadcast(|_| {
+        with_scratch(|s| s.prefault());
+        engine.prefault(2)
     });
+    drop(slots);
     let old = slot.replace(Context {
         pid,
         threads,

@@ -154,20 +154,22 @@ impl Engine {
         });
     }
 
-    /// Takes `slots` template slots of this engine's storage, writes every page of them and
-    /// gives them back, so that the next templates and signals (which take the most recently
-    /// given back slots first) are written to memory that is already mapped: a fresh slot costs
-    /// 256 page faults, ~0.35 ms on this project's VM. Call it on each thread that will
-    /// compute, so that the pages are also local to it.
-    pub fn prefault(&self, slots: usize) {
-        let bufs: Vec<TemplateBuf> = (0..slots)
+    /// Takes `slots` template slots of this engine's storage and writes every page of them,
+    /// so that the templates and signals that take them once they are given back (dropped:
+    /// the most recently given back slots are taken first) are written to memory that is
+    /// already mapped: a fresh slot costs 256 page faults, ~0.35 ms on this project's VM. Call
+    /// it on each thread that will compute, so that the pages are also local to it, and drop
+    /// the slots only once every thread has taken its own (a slot given back at once would be
+    /// the next thread's too).
+    #[must_use = "the slots go back to the engine when dropped"]
+    pub fn prefault(&self, slots: usize) -> Vec<TemplateBuf> {
+        (0..slots)
             .map(|_| {
                 let mut b = self.slab.alloc();
                 b.fill(Complex64::new(0.0, 0.0));
                 b
             })
-            .collect();
-        drop(bufs);
+            .collect()
     }
 
     /// Number of templates in the cache.
