@@ -82,14 +82,28 @@ impl Params {
     }
 }
 
-/// Fills `out[i]` with bin `K0 + i` of the fast template with amplitude `scale·amp[i]` (the
-/// loop the whole design is for). With `FMA` the two error-free products use `mul_add`, which
-/// gives bit-identical results to Dekker's products (both are exact), in fewer instructions.
+/// Fills `out[i]` with bin `K0 + from + i` of the fast template with amplitude
+/// `scale·amp[from + i]` (the loop the whole design is for). Each bin depends on its own table
+/// entries only, so a range gets the same values as the whole band. With `FMA` the two
+/// error-free products use `mul_add`, which gives bit-identical results to Dekker's products
+/// (both are exact), in fewer instructions.
 #[inline(always)]
-fn fill_band_impl<const FMA: bool>(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
+fn fill_band_impl<const FMA: bool>(
+    tp: &Params,
+    scale: f64,
+    amp: &[f64],
+    from: usize,
+    out: &mut [Complex64],
+) {
     let t = tables();
-    let n = out.len().min(NB);
-    let (f, g_hi, g_lo, amp) = (&t.f[..n], &t.g_hi[..n], &t.g_lo[..n], &amp[..n]);
+    let r = from..from + out.len().min(NB - from);
+    let n = r.len();
+    let (f, g_hi, g_lo, amp) = (
+        &t.f[r.clone()],
+        &t.g_hi[r.clone()],
+        &t.g_lo[r.clone()],
+        &amp[r],
+    );
     let out = &mut out[..n];
     let Params {
         p,
@@ -151,24 +165,37 @@ const GEN_BLOCK: usize = 256;
 #[target_feature(enable = "avx2,fma")]
 /// [`fill_band_impl`] compiled for AVX2 + FMA (bit-identical results: Rust never contracts
 /// `a*b+c` into an FMA by itself, and the explicit ones are exact).
-unsafe fn fill_band_avx2_fma(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
-    fill_band_impl::<true>(tp, scale, amp, out)
+unsafe fn fill_band_avx2_fma(
+    tp: &Params,
+    scale: f64,
+    amp: &[f64],
+    from: usize,
+    out: &mut [Complex64],
+) {
+    fill_band_impl::<true>(tp, scale, amp, from, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 /// [`fill_band_impl`] compiled for AVX-512 (8 lanes; ~1.8× faster than AVX2 on AMD Zen 4, and
 /// bit-identical to it for the same reasons).
-unsafe fn fill_band_avx512(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
-    fill_band_impl::<true>(tp, scale, amp, out)
+unsafe fn fill_band_avx512(
+    tp: &Params,
+    scale: f64,
+    amp: &[f64],
+    from: usize,
+    out: &mut [Complex64],
+) {
+    fill_band_impl::<true>(tp, scale, amp, from, out)
 }
 
-/// numpy's literal formula, for chirp masses outside the fast path's range.
-fn fill_band_slow(mc: f64, out: &mut [Complex64]) {
+/// numpy's literal formula, for chirp masses outside the fast path's range: band bins
+/// `from..` into `out`.
+fn fill_band_slow(mc: f64, from: usize, out: &mut [Complex64]) {
     let p = PI * mc * MSUN;
     let a0 = amp0(mc);
-    for (i, o) in out.iter_mut().enumerate().take(NB) {
-        let f = freq(K0 + i);
+    for (i, o) in out.iter_mut().enumerate().take(NB - from) {
+        let f = freq(K0 + from + i);
         let psi = (3.0 / 128.0) * (p * f).powf(E53);
         let a = a0 * f.powf(E76);
         let (s, c) = psi.sin_cos();
@@ -176,25 +203,33 @@ fn fill_band_slow(mc: f64, out: &mut [Complex64]) {
     }
 }
 
-/// The fast generator with the best instruction set this CPU has.
-fn fill_fast(tp: &Params, scale: f64, amp: &[f64], out: &mut [Complex64]) {
+/// The fast generator with the best instruction set this CPU has: band bins `from..` into
+/// `out`.
+fn fill_fast(tp: &Params, scale: f64, amp: &[f64], from: usize, out: &mut [Complex64]) {
     #[cfg(target_arch = "x86_64")]
     match isa() {
         // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (the level's definition).
-        Isa::Avx512 => return unsafe { fill_band_avx512(tp, scale, amp, out) },
+        Isa::Avx512 => return unsafe { fill_band_avx512(tp, scale, amp, from, out) },
         // SAFETY: the CPU supports AVX2 and FMA (the level's definition).
-        Isa::Avx2 => return unsafe { fill_band_avx2_fma(tp, scale, amp, out) },
+        Isa::Avx2 => return unsafe { fill_band_avx2_fma(tp, scale, amp, from, out) },
         Isa::Baseline => {}
     }
-    fill_band_impl::<false>(tp, scale, amp, out)
+    fill_band_impl::<false>(tp, scale, amp, from, out)
 }
 
 /// Writes the band bins `k = K0..NF` of the seed's `template(mc)` into `out` (length `NB`).
 pub fn fill_band(mc: f64, out: &mut [Complex64]) {
     assert_eq!(out.len(), NB);
+    fill_band_from(mc, 0, out);
+}
+
+/// Writes band bins `from..from + out.len()` (`k = K0 + from..`) of the seed's
+/// `template(mc)` into `out`: the same values [`fill_band`] gives them.
+fn fill_band_from(mc: f64, from: usize, out: &mut [Complex64]) {
+    assert!(from + out.len() <= NB);
     match Params::new(mc) {
-        Some(tp) => fill_fast(&tp, tp.amp0, &tables().f76, out),
-        None => fill_band_slow(mc, out),
+        Some(tp) => fill_fast(&tp, tp.amp0, &tables().f76, from, out),
+        None => fill_band_slow(mc, from, out),
     }
 }
 
@@ -206,9 +241,9 @@ pub fn fill_band(mc: f64, out: &mut [Complex64]) {
 pub fn fill_band_normalised(mc: f64, out: &mut [Complex64]) {
     assert_eq!(out.len(), NB);
     match Params::new(mc) {
-        Some(tp) => fill_fast(&tp, 1.0, &tables().f76_norm, out),
+        Some(tp) => fill_fast(&tp, 1.0, &tables().f76_norm, 0, out),
         None => {
-            fill_band_slow(mc, out);
+            fill_band_slow(mc, 0, out);
             let norm = ((4.0 / DF) * sum_sq_with_offset(out, K0)).sqrt();
             for z in out.iter_mut() {
                 *z = Complex64::new(z.re / norm, z.im / norm);
@@ -344,14 +379,14 @@ impl NormTemplate {
 
 /// Multiplies the band by `exp(−2πi f_k·delay)` the way numpy evaluates
 /// `t * exp(-2j*pi*f*delay)`: phase `φ_k = fl(fl(2π·f_k)·delay)`, then a complex product.
-fn apply_delay(band: &mut [Complex64], delay: f64) {
+fn apply_delay(band: &mut [Complex64], from: usize, delay: f64) {
     if delay == 0.0 {
         return;
     }
     let two_pi = 2.0 * PI;
     let fast = (two_pi * freq(NF - 1) * delay).abs() < FAST_SINCOS_MAX;
     for (i, z) in band.iter_mut().enumerate() {
-        let phi = (two_pi * freq(K0 + i)) * delay;
+        let phi = (two_pi * freq(K0 + from + i)) * delay;
         let (s, c) = if fast { sincos(phi) } else { phi.sin_cos() };
         // (a + ib)(c − is) with numpy's complex multiply: (ac − b(−s)) + i(a(−s) + bc)
         let (a, b, d) = (z.re, z.im, -s);
@@ -363,7 +398,7 @@ fn apply_delay(band: &mut [Complex64], delay: f64) {
 /// (multiplied by `exp(−2πi f_k·delay)`), length `NF`.
 pub fn signal(spec: &SignalSpec) -> Vec<Complex64> {
     let mut s = template(spec.mc);
-    apply_delay(&mut s[K0..], spec.delay_seconds);
+    apply_delay(&mut s[K0..], 0, spec.delay_seconds);
     s
 }
 
@@ -382,10 +417,23 @@ pub fn signal_band_in(spec: &SignalSpec, slab: &Arc<Slab>) -> TemplateBuf {
 }
 
 /// Overwrites `band` (`NB` bins) with the band of [`signal`].
+///
+/// In pieces of [`SIGNAL_PIECE`] bins on the current rayon pool: a search's signals are made
+/// before any template is filtered, and one signal on one thread would leave the others idle
+/// (each bin depends on its own index only, so the pieces give the same values).
 fn fill_signal_band(spec: &SignalSpec, band: &mut [Complex64]) {
-    fill_band(spec.mc, band);
-    apply_delay(band, spec.delay_seconds);
+    use rayon::prelude::*;
+    assert_eq!(band.len(), NB);
+    band.par_chunks_mut(SIGNAL_PIECE)
+        .enumerate()
+        .for_each(|(j, piece)| {
+            fill_band_from(spec.mc, j * SIGNAL_PIECE, piece);
+            apply_delay(piece, j * SIGNAL_PIECE, spec.delay_seconds);
+        });
 }
+
+/// Bins per piece of [`fill_signal_band`] (~20 µs of work).
+const SIGNAL_PIECE: usize = 8192;
 
 #[cfg(test)]
 mod tests {
@@ -414,7 +462,7 @@ mod tests {
             let mut a = vec![Complex64::new(0.0, 0.0); NB];
             let mut b = a.clone();
             fill_band(mc, &mut a);
-            fill_band_slow(mc, &mut b);
+            fill_band_slow(mc, 0, &mut b);
             let max = b.iter().map(|z| z.norm()).fold(0.0, f64::max);
             let worst = a
                 .iter()
@@ -430,13 +478,13 @@ mod tests {
                 let tp = Params::new(mc).unwrap();
                 let mut a = vec![Complex64::new(0.0, 0.0); NB];
                 let mut b = a.clone();
-                fill_band_impl::<false>(&tp, tp.amp0, &tables().f76, &mut a);
+                fill_band_impl::<false>(&tp, tp.amp0, &tables().f76, 0, &mut a);
                 // SAFETY: features checked above.
-                unsafe { fill_band_avx2_fma(&tp, tp.amp0, &tables().f76, &mut b) };
+                unsafe { fill_band_avx2_fma(&tp, tp.amp0, &tables().f76, 0, &mut b) };
                 assert!(a == b, "mc {mc}: FMA and Dekker paths differ");
                 if Isa::Avx512.available() {
                     // SAFETY: features checked above.
-                    unsafe { fill_band_avx512(&tp, tp.amp0, &tables().f76, &mut b) };
+                    unsafe { fill_band_avx512(&tp, tp.amp0, &tables().f76, 0, &mut b) };
                     assert!(a == b, "mc {mc}: AVX-512 and baseline paths differ");
                 }
             }
