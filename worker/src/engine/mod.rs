@@ -19,7 +19,7 @@
 //! to ~3.5e-13 relative (tested at 1e-9), lags exactly, template arrays to ≤ 1 ulp of the phase
 //! at 40 Hz, i.e. ≤ 9.1e-13 of the array's largest |value| (tested at 1e-12).
 //!
-//! Cost per template (one thread, this project's 2-core AMD EPYC (Zen 4) dev VM): ~0.16 ms to
+//! Cost per template (one thread, this project's 2-core AMD EPYC (Zen 4) dev VM): ~0.14 ms to
 //! generate with AVX-512 (~0.28 ms with AVX2 only), ~0.24 ms to filter one signal in the seed
 //! convention (pass 1 ~0.07 ms, step 2 ~0.15 ms of which `rustfft` ~0.1 ms, pass 3 ~0.04 ms;
 //! FFTW's c2r pipeline takes ~0.37 ms on the same machine) and ~0.5 ms in the physical one. The hot loops
