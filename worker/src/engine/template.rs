@@ -88,13 +88,8 @@ impl Params {
 /// error-free products use `mul_add`, which gives bit-identical results to Dekker's products
 /// (both are exact), in fewer instructions.
 #[inline(always)]
-fn fill_band_impl<const FMA: bool>(
-    tp: &Params,
-    scale: f64,
-    amp: &[f64],
-    from: usize,
-    out: &mut [Complex64],
-) {
+fn fill_band_impl<const FMA: bool>(tp: &Params, a: Amp, from: usize, out: &mut [Complex64]) {
+    let Amp { scale, table: amp } = a;
     let t = tables();
     let r = from..from + out.len().min(NB - from);
     let n = r.len();
@@ -158,6 +153,34 @@ fn fill_band_impl<const FMA: bool>(
     }
 }
 
+/// A template's amplitudes: `scale·table[i]` for band bin `i`. Why a type: the raw template
+/// and the normalised one differ only in these two, and every generator variant takes them.
+#[derive(Clone, Copy)]
+struct Amp<'a> {
+    /// The factor.
+    scale: f64,
+    /// `f^(−7/6)` per band bin, raw or normalised.
+    table: &'a [f64],
+}
+
+impl Amp<'static> {
+    /// The seed's `template(mc)`: `amp0(mc)·f^(−7/6)`.
+    fn raw(tp: &Params) -> Amp<'static> {
+        Amp {
+            scale: tp.amp0,
+            table: &tables().f76,
+        }
+    }
+
+    /// The seed's `normtemplate(mc)`: the Mc-independent normalised table.
+    fn normalised() -> Amp<'static> {
+        Amp {
+            scale: 1.0,
+            table: &tables().f76_norm,
+        }
+    }
+}
+
 /// Bins per block of [`fill_band_impl`] (its phases: 2 KiB, in L1).
 const GEN_BLOCK: usize = 256;
 
@@ -165,28 +188,16 @@ const GEN_BLOCK: usize = 256;
 #[target_feature(enable = "avx2,fma")]
 /// [`fill_band_impl`] compiled for AVX2 + FMA (bit-identical results: Rust never contracts
 /// `a*b+c` into an FMA by itself, and the explicit ones are exact).
-unsafe fn fill_band_avx2_fma(
-    tp: &Params,
-    scale: f64,
-    amp: &[f64],
-    from: usize,
-    out: &mut [Complex64],
-) {
-    fill_band_impl::<true>(tp, scale, amp, from, out)
+unsafe fn fill_band_avx2_fma(tp: &Params, a: Amp, from: usize, out: &mut [Complex64]) {
+    fill_band_impl::<true>(tp, a, from, out)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 /// [`fill_band_impl`] compiled for AVX-512 (8 lanes; ~1.8× faster than AVX2 on AMD Zen 4, and
 /// bit-identical to it for the same reasons).
-unsafe fn fill_band_avx512(
-    tp: &Params,
-    scale: f64,
-    amp: &[f64],
-    from: usize,
-    out: &mut [Complex64],
-) {
-    fill_band_impl::<true>(tp, scale, amp, from, out)
+unsafe fn fill_band_avx512(tp: &Params, a: Amp, from: usize, out: &mut [Complex64]) {
+    fill_band_impl::<true>(tp, a, from, out)
 }
 
 /// numpy's literal formula, for chirp masses outside the fast path's range: band bins
@@ -205,16 +216,16 @@ fn fill_band_slow(mc: f64, from: usize, out: &mut [Complex64]) {
 
 /// The fast generator with the best instruction set this CPU has: band bins `from..` into
 /// `out`.
-fn fill_fast(tp: &Params, scale: f64, amp: &[f64], from: usize, out: &mut [Complex64]) {
+fn fill_fast(tp: &Params, a: Amp, from: usize, out: &mut [Complex64]) {
     #[cfg(target_arch = "x86_64")]
     match isa() {
         // SAFETY: the CPU supports AVX-512F, AVX2 and FMA (the level's definition).
-        Isa::Avx512 => return unsafe { fill_band_avx512(tp, scale, amp, from, out) },
+        Isa::Avx512 => return unsafe { fill_band_avx512(tp, a, from, out) },
         // SAFETY: the CPU supports AVX2 and FMA (the level's definition).
-        Isa::Avx2 => return unsafe { fill_band_avx2_fma(tp, scale, amp, from, out) },
+        Isa::Avx2 => return unsafe { fill_band_avx2_fma(tp, a, from, out) },
         Isa::Baseline => {}
     }
-    fill_band_impl::<false>(tp, scale, amp, from, out)
+    fill_band_impl::<false>(tp, a, from, out)
 }
 
 /// Writes the band bins `k = K0..NF` of the seed's `template(mc)` into `out` (length `NB`).
@@ -228,7 +239,7 @@ pub fn fill_band(mc: f64, out: &mut [Complex64]) {
 fn fill_band_from(mc: f64, from: usize, out: &mut [Complex64]) {
     assert!(from + out.len() <= NB);
     match Params::new(mc) {
-        Some(tp) => fill_fast(&tp, tp.amp0, &tables().f76, from, out),
+        Some(tp) => fill_fast(&tp, Amp::raw(&tp), from, out),
         None => fill_band_slow(mc, from, out),
     }
 }
@@ -241,7 +252,7 @@ fn fill_band_from(mc: f64, from: usize, out: &mut [Complex64]) {
 pub fn fill_band_normalised(mc: f64, out: &mut [Complex64]) {
     assert_eq!(out.len(), NB);
     match Params::new(mc) {
-        Some(tp) => fill_fast(&tp, 1.0, &tables().f76_norm, 0, out),
+        Some(tp) => fill_fast(&tp, Amp::normalised(), 0, out),
         None => {
             fill_band_slow(mc, 0, out);
             let norm = ((4.0 / DF) * sum_sq_with_offset(out, K0)).sqrt();
@@ -478,13 +489,13 @@ mod tests {
                 let tp = Params::new(mc).unwrap();
                 let mut a = vec![Complex64::new(0.0, 0.0); NB];
                 let mut b = a.clone();
-                fill_band_impl::<false>(&tp, tp.amp0, &tables().f76, 0, &mut a);
+                fill_band_impl::<false>(&tp, Amp::raw(&tp), 0, &mut a);
                 // SAFETY: features checked above.
-                unsafe { fill_band_avx2_fma(&tp, tp.amp0, &tables().f76, 0, &mut b) };
+                unsafe { fill_band_avx2_fma(&tp, Amp::raw(&tp), 0, &mut b) };
                 assert!(a == b, "mc {mc}: FMA and Dekker paths differ");
                 if Isa::Avx512.available() {
                     // SAFETY: features checked above.
-                    unsafe { fill_band_avx512(&tp, tp.amp0, &tables().f76, 0, &mut b) };
+                    unsafe { fill_band_avx512(&tp, Amp::raw(&tp), 0, &mut b) };
                     assert!(a == b, "mc {mc}: AVX-512 and baseline paths differ");
                 }
             }
