@@ -94,8 +94,14 @@ mod tests {
     #[test]
     fn an_excluded_buffer_is_written_after_a_fork_without_faults() {
         const LEN: usize = 8 << 20;
-        let mut plain = vec![1u8; LEN];
-        let mut kept = vec![1u8; LEN];
+        // Small pages for both (a machine with transparent huge pages always on would otherwise
+        // take one fault per 2 MB), then every page written before the fork.
+        let mut plain = vec![0u8; LEN];
+        let mut kept = vec![0u8; LEN];
+        for v in [&mut plain, &mut kept] {
+            advise(v.as_ptr(), LEN, libc::MADV_NOHUGEPAGE);
+            v.fill(1);
+        }
         exclude(kept.as_ptr(), LEN);
         fork_and_reap();
         let f0 = faults();
@@ -103,14 +109,10 @@ mod tests {
         let f1 = faults();
         plain.iter_mut().step_by(4096).for_each(|b| *b = 2);
         let f2 = faults();
-        // 2,048 pages each: copy-on-write faults for the plain buffer (fewer with huge pages),
-        // (almost) none for the excluded one.
+        // 2,048 pages each: a copy-on-write fault per page for the plain buffer, (almost) none
+        // for the excluded one.
         assert!(f1 - f0 < 16, "excluded buffer: {} faults", f1 - f0);
-        assert!(
-            f2 - f1 > 2 * (f1 - f0) + 2,
-            "plain buffer: {} faults",
-            f2 - f1
-        );
+        assert!(f2 - f1 > 1_000, "plain buffer: {} faults", f2 - f1);
         assert!(include(kept.as_ptr(), LEN));
         assert!(include(kept.as_ptr(), 0), "an empty range is fine");
     }
